@@ -1,0 +1,76 @@
+//! [`Builder`]: driver settings.
+
+use crate::Lio;
+use std::io;
+
+/// Settings for a [`Lio`] driver.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let lio = lio::Lio::builder().entries(512).capacity(8192).build()?;
+/// # drop(lio); Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    pub(crate) config: Config,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) entries: u32,
+    pub(crate) capacity: usize,
+    pub(crate) inline_write_max: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            config: Config {
+                entries: 256,
+                capacity: 4096,
+                inline_write_max: 64 * 1024,
+            },
+        }
+    }
+}
+
+impl Builder {
+    /// Default settings: 256 submission entries, 4,096 operations in flight, inline buffered
+    /// writes up to 64 KiB.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Size of the submission queue (io_uring SQ entries; rounded up to a power of two and
+    /// clamped by the kernel). More operations than this may be queued between two `run`
+    /// calls: a full queue is flushed to the kernel and submission goes on.
+    pub fn entries(mut self, entries: u32) -> Self {
+        self.config.entries = entries.max(1);
+        self
+    }
+
+    /// The most operations in flight at once. Submitting beyond it completes the new
+    /// operation with a `WouldBlock` error (buffer handed back); run the driver and retry.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.config.capacity = capacity.clamp(1, 1 << 24);
+        self
+    }
+
+    /// Buffered writes to regular files up to this many bytes are done inline on the
+    /// driver thread (a page-cache copy) instead of through a kernel worker; 0 disables it.
+    /// See the crate docs on performance.
+    pub fn inline_write_max(mut self, bytes: usize) -> Self {
+        self.config.inline_write_max = bytes;
+        self
+    }
+
+    /// Creates the driver.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the kernel refuses to set up io_uring (`EPERM` under a seccomp profile,
+    /// `ENOSYS` on old kernels, `ENOMEM` when locked memory runs out).
+    pub fn build(self) -> io::Result<Lio> {
+        Lio::with_config(self.config)
+    }
+}

@@ -1,0 +1,322 @@
+//! [`Lio`]: the per-thread driver.
+
+use crate::builder::{Builder, Config};
+use crate::io::Io;
+use crate::op::{Cancel, CancelToken, Op};
+use crate::sys::{Engine, WaitMode};
+use crate::table::{table_full, Action, Key, Table, Waiter};
+use std::cell::{RefCell, RefMut};
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// The OS mechanism a driver runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Linux io_uring.
+    IoUring,
+}
+
+/// The driver: owns the OS queue and the table of in-flight operations.
+///
+/// One per thread; it is `!Send`. Cloning a `Lio` gives another handle to the same driver,
+/// which lives until the last handle and the last [`Io`] bound to it are gone. Dropping it
+/// with operations in flight cancels them and waits for the OS to release their buffers;
+/// their callbacks are dropped without running.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// let lio = lio::Lio::new()?;
+/// lio.nop().wait()?;
+/// assert_eq!(lio.run()?, 0); // nothing in flight: returns at once
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Lio {
+    pub(crate) shared: Rc<Shared>,
+}
+
+/// The driver's state behind its handles.
+pub(crate) struct Shared {
+    inner: RefCell<Inner>,
+}
+
+struct Inner {
+    // Declared first so that the ring closes before the table frees (or leaks) slots.
+    engine: Engine,
+    table: Table,
+}
+
+thread_local! {
+    static THREAD_DEFAULT: RefCell<Option<Lio>> = const { RefCell::new(None) };
+}
+
+impl Lio {
+    /// Creates a driver with default settings (see [`Builder`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the kernel refuses io_uring (see [`Builder::build`]).
+    pub fn new() -> io::Result<Lio> {
+        Builder::new().build()
+    }
+
+    /// Starts configuring a driver.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn with_config(config: Config) -> io::Result<Lio> {
+        let engine = Engine::new(&config)?;
+        let table = Table::new(config.capacity);
+        Ok(Lio {
+            shared: Rc::new(Shared {
+                inner: RefCell::new(Inner { engine, table }),
+            }),
+        })
+    }
+
+    /// This thread's default driver, created with [`Lio::new`] on first use (or the one set
+    /// with [`set_thread_default`](Lio::set_thread_default)).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let lio = lio::Lio::thread_default()?;
+    /// lio.nop().wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn thread_default() -> io::Result<Lio> {
+        THREAD_DEFAULT.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if let Some(lio) = &*slot {
+                return Ok(lio.clone());
+            }
+            let lio = Lio::new()?;
+            *slot = Some(lio.clone());
+            Ok(lio)
+        })
+    }
+
+    /// Makes this driver the thread's default (see [`thread_default`](Lio::thread_default)).
+    pub fn set_thread_default(&self) {
+        THREAD_DEFAULT.with(|slot| *slot.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Binds an operation to this driver. Nothing is submitted until the returned [`Io`] is
+    /// consumed (awaited, waited on, or given a callback or channel).
+    pub fn submit<T: Op>(&self, op: T) -> Io<T> {
+        Io::new(self.clone(), op)
+    }
+
+    /// Cancels the operation named by `token` (see [`Cancel`]).
+    pub fn cancel(&self, token: CancelToken) -> Io<Cancel> {
+        self.submit(Cancel::new(token))
+    }
+
+    /// The OS mechanism this driver uses.
+    pub fn backend(&self) -> Backend {
+        Backend::IoUring
+    }
+
+    /// The most operations this driver keeps in flight at once.
+    pub fn capacity(&self) -> usize {
+        self.shared.inner.borrow().table.capacity()
+    }
+
+    /// Operations submitted whose OS completion has not arrived yet.
+    pub fn in_flight(&self) -> usize {
+        self.shared.inner.borrow().table.awaiting_os()
+    }
+
+    /// Submits queued operations and blocks until at least one completes, then runs
+    /// callbacks and wakes futures. Returns the number of completions handled: 0 at once
+    /// when nothing is in flight, or when a [`LioWaker`] woke it.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if the OS rejects the wait itself (never for a failed operation, whose
+    /// error goes to its own result).
+    pub fn run(&self) -> io::Result<usize> {
+        self.run_mode(WaitMode::Block, false)
+    }
+
+    /// Like [`run`](Lio::run) but blocks at most `timeout`; returns 0 if nothing completed.
+    pub fn run_timeout(&self, timeout: Duration) -> io::Result<usize> {
+        self.run_mode(WaitMode::Timeout(timeout), false)
+    }
+
+    /// Submits queued operations and handles completions that are already there; never
+    /// blocks.
+    pub fn try_run(&self) -> io::Result<usize> {
+        self.run_mode(WaitMode::NoWait, false)
+    }
+
+    /// A `Send + Sync` handle that wakes this driver's blocked [`run`](Lio::run) from any
+    /// thread.
+    pub fn waker(&self) -> io::Result<LioWaker> {
+        let mut inner = self.shared.inner.borrow_mut();
+        let Inner { engine, table } = &mut *inner;
+        Ok(LioWaker {
+            fd: engine.waker_fd(table)?,
+        })
+    }
+
+    /// Waits per `mode` and dispatches completions. `park` blocks even when no operation is
+    /// in flight (for `block_on`, whose future may be woken from another thread).
+    pub(crate) fn run_mode(&self, mode: WaitMode, park: bool) -> io::Result<usize> {
+        let until = match mode {
+            WaitMode::Timeout(d) => Instant::now().checked_add(d),
+            _ => None,
+        };
+        loop {
+            let (woke, idle) = {
+                let mut inner = self.shared.inner.borrow_mut();
+                let Inner { engine, table } = &mut *inner;
+                let idle = table.awaiting_os() == 0 && !park;
+                let mode = match mode {
+                    _ if table.has_ready() || idle => WaitMode::NoWait,
+                    WaitMode::Timeout(_) => match until {
+                        Some(until) => {
+                            WaitMode::Timeout(until.saturating_duration_since(Instant::now()))
+                        }
+                        None => WaitMode::Block,
+                    },
+                    other => other,
+                };
+                (engine.wait(table, mode)?, idle)
+            };
+            let handled = self.dispatch();
+            let expired = until.is_some_and(|until| Instant::now() >= until);
+            if handled > 0 || woke || idle || expired || matches!(mode, WaitMode::NoWait) {
+                return Ok(handled);
+            }
+        }
+    }
+
+    /// Tells the waiters of completed operations, outside any borrow of the driver, so that
+    /// callbacks may submit new operations. Returns how many completions it handled.
+    fn dispatch(&self) -> usize {
+        let mut handled = 0;
+        loop {
+            let next = self.shared.inner.borrow_mut().table.next_action();
+            let Some((key, action)) = next else {
+                return handled;
+            };
+            handled += 1;
+            match action {
+                Action::Wake(waker) => waker.wake(),
+                // SAFETY: the table hands out the finish function monomorphised for the type
+                // stored under `key`, and only for a completed slot.
+                Action::Finish(finish) => unsafe { finish(&self.shared, key) },
+                Action::Nothing => {}
+            }
+        }
+    }
+
+    /// Stores and submits an operation; on a full table gives back its output (with the
+    /// error) and the waiter.
+    pub(crate) fn start<T: Op>(
+        &self,
+        op: T,
+        deadline: Option<Duration>,
+        waiter: Waiter,
+    ) -> Result<Key, (T::Output, Waiter)> {
+        let mut inner = self.shared.inner.borrow_mut();
+        let Inner { engine, table } = &mut *inner;
+        match table.insert(op, waiter) {
+            Ok(inserted) => {
+                let key = inserted.key;
+                engine.start(table, inserted, deadline);
+                Ok(key)
+            }
+            Err((op, waiter)) => {
+                let error = table_full(table.capacity());
+                drop(inner);
+                Err((op.complete(Err(error)), waiter))
+            }
+        }
+    }
+
+    /// Takes the output of `key` if it has completed.
+    pub(crate) fn take_if_done<T: Op>(&self, key: Key) -> Option<T::Output> {
+        let mut inner = self.shared.inner.borrow_mut();
+        if !inner.table.is_completed(key) {
+            return None;
+        }
+        // SAFETY: `key` is completed and was inserted by `start::<T>` of the same `Io<T>`.
+        let (op, result, waiter) = unsafe { inner.table.take::<T>(key) };
+        drop(inner);
+        drop(waiter);
+        Some(op.complete(result))
+    }
+
+    /// Registers the waker of the future waiting for `key`.
+    pub(crate) fn set_waker(&self, key: Key, waker: &Waker) {
+        self.shared.inner.borrow_mut().table.set_waker(key, waker);
+    }
+
+    /// Forgets the waiter of `key`: its output is dropped on completion, and the OS is asked
+    /// to cancel it.
+    pub(crate) fn detach<T: Op>(&self, key: Key) {
+        if let Some(output) = self.take_if_done::<T>(key) {
+            drop(output);
+            return;
+        }
+        let mut inner = self.shared.inner.borrow_mut();
+        let Inner { engine, table } = &mut *inner;
+        if table.detach(key) {
+            engine.cancel(table, key);
+        }
+    }
+}
+
+impl Shared {
+    /// The table, borrowed for a short, non-reentrant step.
+    pub(crate) fn table_mut(&self) -> RefMut<'_, Table> {
+        RefMut::map(self.inner.borrow_mut(), |inner| &mut inner.table)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.table.detach_all();
+        inner.engine.shutdown(&mut inner.table);
+        // Complete what the OS released: drops buffers and closes descriptors opened late.
+        loop {
+            let next = self.inner.get_mut().table.next_action();
+            let Some((key, action)) = next else { break };
+            if let Action::Finish(finish) = action {
+                // SAFETY: as in `Lio::dispatch`: the function matches the slot's type.
+                unsafe { finish(self, key) };
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Lio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lio")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wakes a blocked [`Lio::run`] from any thread (an eventfd write).
+#[derive(Clone, Debug)]
+pub struct LioWaker {
+    fd: Arc<OwnedFd>,
+}
+
+impl LioWaker {
+    /// Makes the driver's current or next blocking `run` return.
+    pub fn wake(&self) {
+        // A full counter (EAGAIN) means a wake-up is already pending.
+        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+    }
+}

@@ -1,0 +1,52 @@
+//! Operations, each defined once and backend-neutral: its arguments, its owned buffers and
+//! its output. Each backend implements its half in `sys/<backend>/`.
+//!
+//! Build an operation with `new` (required arguments) and setters (options), then hand it to
+//! a driver with [`Lio::submit`](crate::Lio::submit), or use the driver's convenience
+//! methods such as [`Lio::read_at`](crate::Lio::read_at).
+
+mod fs;
+mod misc;
+mod path;
+mod time;
+
+pub(crate) use fs::iovecs;
+pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
+pub use misc::{Cancel, CancelToken, Nop};
+pub(crate) use path::dir_fd;
+pub use path::{
+    Close, FileStat, LinkAt, MkdirAt, OpenAt, OpenOptions, RenameAt, Statx, SymlinkAt, UnlinkAt,
+};
+pub use time::Sleep;
+
+use std::io;
+
+/// An operation lio can submit.
+///
+/// Implemented by the operation types in this module; the trait is sealed because every
+/// backend must know how to run each operation.
+pub trait Op: crate::sys::SysOp + Sized + 'static {
+    /// What the operation yields: usually `io::Result<T>`, or a
+    /// [`BufResult`](crate::buf::BufResult) for operations that own buffers.
+    type Output: 'static;
+
+    /// Turns the OS's result (a non-negative count or value, or an error) into the output,
+    /// handing buffers back.
+    fn complete(self, result: io::Result<u32>) -> Self::Output;
+}
+
+/// The largest byte count one read or write asks for: Linux's own per-call limit.
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// Converts a user offset into the kernel's, rejecting offsets the kernel would read as
+/// "current position" or as negative.
+pub(crate) fn checked_offset(offset: Option<u64>) -> io::Result<u64> {
+    match offset {
+        None => Ok(u64::MAX),
+        Some(off) if off <= i64::MAX as u64 => Ok(off),
+        Some(off) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("lio: offset {off} exceeds the largest file offset (i64::MAX)"),
+        )),
+    }
+}

@@ -1,0 +1,139 @@
+//! [`Resource`]: a reference-counted, owned file descriptor.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+/// A reference-counted owned file descriptor, closed when the last clone is dropped.
+///
+/// Every operation on a descriptor holds a clone for as long as the operation is in flight,
+/// so the descriptor cannot be closed (and its number reused) under the kernel's feet.
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// use lio::Resource;
+/// let file = std::fs::File::open("/dev/null")?;
+/// let res = Resource::from(file);
+/// let again = res.clone();
+/// drop(res);
+/// let owned = again.try_into_owned().expect("last reference");
+/// # drop(owned); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Resource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    fd: OwnedFd,
+    /// Lazily computed [`FileKind`], as `FileKind as u8`, `UNKNOWN` until first asked.
+    kind: AtomicU8,
+}
+
+const UNKNOWN: u8 = u8::MAX;
+
+/// What the driver needs to know about a descriptor to pick a fast path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    /// A regular file opened without `O_DIRECT`: writes land in the page cache.
+    BufferedFile,
+    /// Anything else: pipes, sockets, devices, directories, `O_DIRECT` files.
+    Other,
+}
+
+impl Resource {
+    /// The raw descriptor number.
+    pub fn raw(&self) -> RawFd {
+        self.inner.fd.as_raw_fd()
+    }
+
+    /// Takes the descriptor out if this is the last reference; otherwise gives `self` back.
+    pub fn try_into_owned(self) -> Result<OwnedFd, Resource> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => Ok(inner.fd),
+            Err(inner) => Err(Resource { inner }),
+        }
+    }
+
+    /// Whether writes to this descriptor land in the page cache, computed once
+    /// (`fstat` + `fcntl(F_GETFL)`) and cached.
+    pub(crate) fn kind(&self) -> FileKind {
+        match self.inner.kind.load(Ordering::Relaxed) {
+            0 => FileKind::BufferedFile,
+            1 => FileKind::Other,
+            _ => {
+                let kind = probe_kind(self.as_fd()).unwrap_or(FileKind::Other);
+                self.inner.kind.store(kind as u8, Ordering::Relaxed);
+                kind
+            }
+        }
+    }
+}
+
+fn probe_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
+    use rustix::fs::{fstat, FileType, OFlags};
+    let stat = fstat(fd)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Ok(FileKind::Other);
+    }
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    Ok(if flags.contains(OFlags::DIRECT) {
+        FileKind::Other
+    } else {
+        FileKind::BufferedFile
+    })
+}
+
+impl From<OwnedFd> for Resource {
+    fn from(fd: OwnedFd) -> Self {
+        Resource {
+            inner: Arc::new(Inner {
+                fd,
+                kind: AtomicU8::new(UNKNOWN),
+            }),
+        }
+    }
+}
+
+impl From<std::fs::File> for Resource {
+    fn from(file: std::fs::File) -> Self {
+        Resource::from(OwnedFd::from(file))
+    }
+}
+
+impl AsFd for Resource {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Resource {
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw()
+    }
+}
+
+impl fmt::Debug for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Resource").field(&self.raw()).finish()
+    }
+}
+
+impl Resource {
+    /// Wraps a raw descriptor number that the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must be an open descriptor owned by the caller and not closed elsewhere.
+    pub unsafe fn from_raw_fd(fd: RawFd) -> Self {
+        // SAFETY: the caller transfers ownership of an open descriptor.
+        Resource::from(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Releases ownership of the descriptor if this is the last reference.
+    pub fn try_into_raw_fd(self) -> Result<RawFd, Resource> {
+        self.try_into_owned().map(IntoRawFd::into_raw_fd)
+    }
+}

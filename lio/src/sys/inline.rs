@@ -1,0 +1,48 @@
+//! Buffered writes done inline on the driver thread.
+//!
+//! A small write to a regular file that is not opened with `O_DIRECT` is a copy into the page
+//! cache: a few microseconds. io_uring cannot do it inline on filesystems without async
+//! buffered-write support (ext4 among them: `RWF_NOWAIT` writes fail with `EOPNOTSUPP`), so it
+//! hands every such write to a kernel worker thread, which costs a wake-up and a context
+//! switch per write. lio does these writes itself, with `pwrite`/`pwritev`, and completes them
+//! through the normal completion path on the next `run`. Writes above
+//! [`Builder::inline_write_max`](crate::Builder::inline_write_max) bytes, or to anything else
+//! (pipes, sockets, `O_DIRECT` files), go to the OS queue as usual.
+
+use crate::buf::IoBuf;
+use crate::resource::FileKind;
+use crate::Resource;
+use std::io::{self, IoSlice};
+
+/// Whether a write of `len` bytes to `fd` should be done inline.
+pub(crate) fn wants_inline(fd: &Resource, len: usize, max: usize) -> bool {
+    len <= max && max > 0 && fd.kind() == FileKind::BufferedFile
+}
+
+/// Writes `bufs` to `fd` at `offset` (or the file position), retrying `EINTR`.
+pub(crate) fn write(fd: &Resource, bufs: &[IoSlice<'_>], offset: Option<u64>) -> io::Result<u32> {
+    loop {
+        let result = match (bufs, offset) {
+            ([one], None) => rustix::io::write(fd, one),
+            ([one], Some(off)) => rustix::io::pwrite(fd, one, off),
+            (many, None) => rustix::io::writev(fd, many),
+            (many, Some(off)) => rustix::io::pwritev(fd, many, off),
+        };
+        match result {
+            Ok(n) => return Ok(n as u32),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The initialised bytes of `buf`, capped at `max`.
+pub(crate) fn bytes<B: IoBuf>(buf: &B, max: usize) -> &[u8] {
+    let len = buf.buf_len().min(max);
+    if len == 0 {
+        return &[];
+    }
+    // SAFETY: `IoBuf` guarantees `buf_len` initialised bytes at `buf_ptr`, valid while `buf`
+    // is borrowed.
+    unsafe { std::slice::from_raw_parts(buf.buf_ptr(), len) }
+}

@@ -1,0 +1,320 @@
+//! The io_uring backend: ring setup, opcode probe, submission, completion drain, waker.
+
+mod ops;
+
+pub use ops::UringOp;
+
+use super::WaitMode;
+use crate::builder::Config;
+use crate::table::{Inserted, Key, Table};
+use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use io_uring::types::Timespec;
+
+/// `user_data` of completions lio ignores (its own cancel requests).
+const IGNORED: u64 = u64::MAX;
+/// `user_data` of the waker's eventfd poll.
+const WAKER: u64 = u64::MAX - 1;
+/// Tag bit on the `user_data` of a linked deadline (the slot's key is in the low bits).
+const DEADLINE_TAG: u64 = 1 << 63;
+
+/// Per-slot data the kernel reads after submission: the deadline of a linked timeout.
+#[derive(Default)]
+pub(crate) struct SlotExtra {
+    deadline: Timespec,
+}
+
+/// What the operation-specific half sees when preparing: the backend's settings.
+pub struct PrepareContext {
+    pub(crate) inline_write_max: usize,
+}
+
+/// The io_uring driver state.
+pub(crate) struct Engine {
+    ring: IoUring,
+    probe: Option<Probe>,
+    ctx: PrepareContext,
+    waker: Option<Arc<OwnedFd>>,
+    waker_armed: bool,
+}
+
+impl Engine {
+    /// Sets up a ring with the fastest flags the kernel accepts and probes its opcodes.
+    pub(crate) fn new(config: &Config) -> io::Result<Engine> {
+        let cq = (config.capacity.max(config.entries as usize) * 2).next_power_of_two();
+        let cq = u32::try_from(cq).unwrap_or(u32::MAX / 2 + 1);
+        let attempts: [fn(&mut io_uring::Builder); 3] = [
+            |b| {
+                b.setup_single_issuer().setup_defer_taskrun();
+            },
+            |b| {
+                b.setup_coop_taskrun();
+            },
+            |_| {},
+        ];
+        let mut last = None;
+        let mut ring = None;
+        for flags in attempts {
+            let mut builder = IoUring::builder();
+            builder.setup_cqsize(cq).setup_clamp();
+            flags(&mut builder);
+            match builder.build(config.entries) {
+                Ok(r) => {
+                    ring = Some(r);
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        let ring = match ring {
+            Some(ring) => ring,
+            None => {
+                return Err(last.unwrap_or_else(|| io::Error::other("lio: io_uring setup failed")))
+            }
+        };
+        let mut probe = Probe::new();
+        let probe = ring
+            .submitter()
+            .register_probe(&mut probe)
+            .ok()
+            .map(|()| probe);
+        Ok(Engine {
+            ring,
+            probe,
+            ctx: PrepareContext {
+                inline_write_max: config.inline_write_max,
+            },
+            waker: None,
+            waker_armed: false,
+        })
+    }
+
+    /// Hands an inserted operation to the kernel (or completes it inline).
+    pub(crate) fn start<T: UringOp>(
+        &mut self,
+        table: &mut Table,
+        inserted: Inserted<T>,
+        deadline: Option<Duration>,
+    ) {
+        let key = inserted.key;
+        // SAFETY: the table just stored the operation at this address; it stays there, and
+        // nothing else references it, until its completion is taken.
+        let op = unsafe { &mut *inserted.op };
+        if let Some(result) = op.try_inline(&self.ctx) {
+            table.complete_now(key, result);
+            return;
+        }
+        let entry = match op.prepare() {
+            Ok(entry) => entry,
+            Err(e) => return table.complete_now(key, Err(e)),
+        };
+        if let Some(probe) = &self.probe {
+            let code = entry.get_opcode() as u8;
+            if !probe.is_supported(code) {
+                let e = io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("lio: this kernel's io_uring lacks opcode {code}"),
+                );
+                return table.complete_now(key, Err(e));
+            }
+        }
+        let entry = entry.user_data(key.to_user_data());
+        match deadline {
+            None => self.push(table, &[entry]),
+            Some(after) => {
+                // SAFETY: `extra` points into the slot, which stays put until completion.
+                let extra = unsafe { &mut *inserted.extra };
+                extra.deadline = Timespec::from(after);
+                let timeout = opcode::LinkTimeout::new(&extra.deadline)
+                    .build()
+                    .user_data(key.to_user_data() | DEADLINE_TAG);
+                table.set_pending(key, 2);
+                self.push(table, &[entry.flags(squeue::Flags::IO_LINK), timeout]);
+            }
+        }
+    }
+
+    /// Asks the kernel to cancel `key`; its completion still arrives through the table.
+    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+        let entry = opcode::AsyncCancel::new(key.to_user_data())
+            .build()
+            .user_data(IGNORED);
+        self.push(table, &[entry]);
+    }
+
+    /// Pushes entries, flushing the submission queue to the kernel first if they do not fit.
+    fn push(&mut self, table: &mut Table, entries: &[squeue::Entry]) {
+        loop {
+            let mut sq = self.ring.submission();
+            if sq.capacity() - sq.len() >= entries.len() {
+                for entry in entries {
+                    // SAFETY: every pointer in the entry refers to an operation (or deadline)
+                    // stored in the in-flight table, which keeps it until the kernel posts
+                    // the completion; the push cannot fail, the space was checked.
+                    let _ = unsafe { sq.push(entry) };
+                }
+                return;
+            }
+            drop(sq);
+            // A failed flush leaves the entries queued; draining completions makes progress.
+            if self.enter(table, 0, None).is_err() {
+                self.drain(table);
+            }
+        }
+    }
+
+    /// Submits everything queued and waits according to `mode`, then drains completions.
+    /// Returns whether the waker fired.
+    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+        let result = match mode {
+            WaitMode::NoWait => self.enter(table, 0, None),
+            WaitMode::Block => self.enter(table, 1, None),
+            WaitMode::Timeout(d) => self.enter(table, 1, Some(d)),
+        };
+        let woke = self.drain(table);
+        result.map(|()| woke)
+    }
+
+    /// One `io_uring_enter` that submits the queue and waits for `want` completions (with
+    /// an optional timeout). `EINTR` and an expired timeout count as success; `EBUSY`/`EAGAIN`
+    /// (completion queue full) drain completions and retry.
+    fn enter(
+        &mut self,
+        table: &mut Table,
+        want: usize,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        loop {
+            let result = match timeout {
+                Some(d) => {
+                    let ts = Timespec::from(d);
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    self.ring.submitter().submit_with_args(want, &args)
+                }
+                None if want == 0 => {
+                    // IORING_ENTER_GETEVENTS: runs deferred task work and reaps completions.
+                    let flags = 1u32;
+                    let pending = self.ring.submission().len() as u32;
+                    // SAFETY: a plain enter with no argument struct; the queued entries were
+                    // pushed under the rules in `push`.
+                    unsafe {
+                        self.ring
+                            .submitter()
+                            .enter::<libc::sigset_t>(pending, 0, flags, None)
+                    }
+                }
+                None => self.ring.submitter().submit_and_wait(want),
+            };
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EINTR) | Some(libc::ETIME) => return Ok(()),
+                    Some(libc::EBUSY) | Some(libc::EAGAIN) => {
+                        self.drain(table);
+                        if want > 0 && table.has_ready() {
+                            return Ok(());
+                        }
+                    }
+                    _ => return Err(e),
+                },
+            }
+        }
+    }
+
+    /// Moves every completion from the ring into the table. Returns whether the waker fired.
+    fn drain(&mut self, table: &mut Table) -> bool {
+        let mut woke = false;
+        let mut rearm = false;
+        loop {
+            let mut cq = self.ring.completion();
+            cq.sync();
+            if cq.is_empty() {
+                break;
+            }
+            for cqe in &mut cq {
+                let data = cqe.user_data();
+                match data {
+                    IGNORED => {}
+                    WAKER => {
+                        woke = true;
+                        rearm |= !cqueue::more(cqe.flags());
+                    }
+                    _ => {
+                        let result = if cqe.result() < 0 {
+                            Err(io::Error::from_raw_os_error(-cqe.result()))
+                        } else {
+                            Ok(cqe.result() as u32)
+                        };
+                        table.complete(Key::from_user_data(data), result, data & DEADLINE_TAG != 0);
+                    }
+                }
+            }
+        }
+        if woke {
+            if let Some(fd) = &self.waker {
+                let mut counter = [0u8; 8];
+                // Resets the eventfd; EAGAIN (already reset) is fine.
+                let _ = rustix::io::read(fd.as_fd(), &mut counter);
+            }
+            if rearm {
+                self.waker_armed = false;
+                self.arm_waker(table);
+            }
+        }
+        if self.ring.submission().cq_overflow() {
+            // The kernel kept completions that did not fit: flush them into the ring.
+            let _ = self.enter(table, 0, None);
+            woke |= self.drain(table);
+        }
+        woke
+    }
+
+    /// The eventfd that wakes a blocked `wait`, creating it and arming its poll on first use.
+    pub(crate) fn waker_fd(&mut self, table: &mut Table) -> io::Result<Arc<OwnedFd>> {
+        if self.waker.is_none() {
+            let fd = rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            )?;
+            self.waker = Some(Arc::new(fd));
+        }
+        self.arm_waker(table);
+        Ok(self.waker.clone().expect("waker created above"))
+    }
+
+    fn arm_waker(&mut self, table: &mut Table) {
+        let Some(fd) = &self.waker else { return };
+        if self.waker_armed {
+            return;
+        }
+        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(WAKER);
+        self.waker_armed = true;
+        self.push(table, &[entry]);
+    }
+
+    /// Cancels every running operation and waits (bounded) for the kernel to release them.
+    pub(crate) fn shutdown(&mut self, table: &mut Table) {
+        for key in table.running_keys() {
+            self.cancel(table, key);
+        }
+        if self.waker_armed {
+            let entry = opcode::AsyncCancel::new(WAKER).build().user_data(IGNORED);
+            self.push(table, &[entry]);
+        }
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while table.has_running() {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.wait(table, WaitMode::Timeout(left)).is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The io_uring half of every operation: how it becomes an SQE.
+
+use super::PrepareContext;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::op::{self, checked_offset};
+use crate::sys::inline;
+use io_uring::{opcode, squeue::Entry, types};
+use std::io::{self, IoSlice};
+
+/// Prepares an operation for io_uring.
+///
+/// `prepare` is called once, with the operation at its final address in the in-flight
+/// table: pointers it puts in the SQE (buffers, paths, `iovec`s, `timespec`s) stay valid until
+/// the completion. An error completes the operation at once without the kernel.
+pub trait UringOp {
+    /// Builds the SQE (without `user_data`, which the backend sets).
+    fn prepare(&mut self) -> io::Result<Entry>;
+
+    /// Completes the operation on the spot, if a faster path than the ring exists.
+    fn try_inline(&mut self, _ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        None
+    }
+}
+
+fn fd(res: &crate::Resource) -> types::Fd {
+    types::Fd(res.raw())
+}
+
+impl<B: IoBufMut> UringOp for op::Read<B> {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let offset = checked_offset(self.offset)?;
+        let len = self.len();
+        Ok(opcode::Read::new(fd(&self.fd), self.buf.buf_mut_ptr(), len)
+            .offset(offset)
+            .build())
+    }
+}
+
+impl<B: IoBuf> UringOp for op::Write<B> {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let offset = checked_offset(self.offset)?;
+        Ok(
+            opcode::Write::new(fd(&self.fd), self.buf.buf_ptr(), self.len())
+                .offset(offset)
+                .build(),
+        )
+    }
+
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        if !inline::wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) {
+            return None;
+        }
+        if let Err(e) = checked_offset(self.offset) {
+            return Some(Err(e));
+        }
+        let bytes = inline::bytes(&self.buf, op::MAX_RW);
+        Some(inline::write(&self.fd, &[IoSlice::new(bytes)], self.offset))
+    }
+}
+
+impl<B: IoBufMut> UringOp for op::Readv<B> {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let offset = checked_offset(self.offset)?;
+        let count = iovec_count(self.bufs.len())?;
+        self.iovecs = op::iovecs(
+            self.bufs
+                .iter_mut()
+                .map(|b| (b.buf_mut_ptr(), b.buf_capacity())),
+        );
+        Ok(
+            opcode::Readv::new(fd(&self.fd), self.iovecs.as_ptr(), count)
+                .offset(offset)
+                .build(),
+        )
+    }
+}
+
+impl<B: IoBuf> UringOp for op::Writev<B> {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let offset = checked_offset(self.offset)?;
+        let count = iovec_count(self.bufs.len())?;
+        self.iovecs = op::iovecs(
+            self.bufs
+                .iter()
+                .map(|b| (b.buf_ptr().cast_mut(), b.buf_len())),
+        );
+        Ok(
+            opcode::Writev::new(fd(&self.fd), self.iovecs.as_ptr(), count)
+                .offset(offset)
+                .build(),
+        )
+    }
+
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        let total = self
+            .bufs
+            .iter()
+            .map(IoBuf::buf_len)
+            .fold(0usize, usize::saturating_add);
+        if !inline::wants_inline(&self.fd, total, ctx.inline_write_max) {
+            return None;
+        }
+        if let Err(e) = checked_offset(self.offset).and(iovec_count(self.bufs.len())) {
+            return Some(Err(e));
+        }
+        let slices: Vec<IoSlice<'_>> = self
+            .bufs
+            .iter()
+            .map(|b| IoSlice::new(inline::bytes(b, op::MAX_RW)))
+            .collect();
+        Some(inline::write(&self.fd, &slices, self.offset))
+    }
+}
+
+/// The `iovec` count as the kernel takes it, at most `IOV_MAX` (1024).
+fn iovec_count(n: usize) -> io::Result<u32> {
+    if n > 1024 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("lio: {n} buffers exceed the vectored I/O limit of 1024"),
+        ));
+    }
+    Ok(n as u32)
+}
+
+impl UringOp for op::Fsync {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let flags = if self.data_only {
+            types::FsyncFlags::DATASYNC
+        } else {
+            types::FsyncFlags::empty()
+        };
+        Ok(opcode::Fsync::new(fd(&self.fd)).flags(flags).build())
+    }
+}
+
+impl UringOp for op::Fallocate {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(opcode::Fallocate::new(fd(&self.fd), self.len)
+            .offset(self.offset)
+            .mode(self.mode)
+            .build())
+    }
+}
+
+impl UringOp for op::Ftruncate {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(opcode::Ftruncate::new(fd(&self.fd), self.len).build())
+    }
+}
+
+impl UringOp for op::OpenAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let flags = match &self.flags {
+            Ok(flags) => *flags,
+            Err(e) => return Err(io::Error::new(e.kind(), e.to_string())),
+        };
+        let path = path_ptr(&self.path)?;
+        Ok(opcode::OpenAt::new(types::Fd(op::dir_fd(&self.dir)), path)
+            .flags(flags)
+            .mode(self.mode)
+            .build())
+    }
+}
+
+impl UringOp for op::Close {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let raw = self.take_fd()?;
+        Ok(opcode::Close::new(types::Fd(raw)).build())
+    }
+}
+
+impl UringOp for op::Statx {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let path = path_ptr(&self.path)?;
+        let mask = libc::STATX_BASIC_STATS;
+        Ok(opcode::Statx::new(
+            types::Fd(op::dir_fd(&self.dir)),
+            path,
+            self.buf.as_mut_ptr().cast(),
+        )
+        .flags(self.flags)
+        .mask(mask)
+        .build())
+    }
+}
+
+impl UringOp for op::RenameAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let dir = types::Fd(op::dir_fd(&self.dir));
+        Ok(opcode::RenameAt::new(dir, path_ptr(&self.from)?, dir, path_ptr(&self.to)?).build())
+    }
+}
+
+impl UringOp for op::UnlinkAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let flags = if self.remove_dir {
+            libc::AT_REMOVEDIR
+        } else {
+            0
+        };
+        Ok(
+            opcode::UnlinkAt::new(types::Fd(op::dir_fd(&self.dir)), path_ptr(&self.path)?)
+                .flags(flags)
+                .build(),
+        )
+    }
+}
+
+impl UringOp for op::MkdirAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(
+            opcode::MkDirAt::new(types::Fd(op::dir_fd(&self.dir)), path_ptr(&self.path)?)
+                .mode(self.mode)
+                .build(),
+        )
+    }
+}
+
+impl UringOp for op::SymlinkAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let dir = types::Fd(op::dir_fd(&self.dir));
+        Ok(opcode::SymlinkAt::new(dir, path_ptr(&self.target)?, path_ptr(&self.link)?).build())
+    }
+}
+
+impl UringOp for op::LinkAt {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let dir = types::Fd(op::dir_fd(&self.dir));
+        Ok(opcode::LinkAt::new(dir, path_ptr(&self.from)?, dir, path_ptr(&self.to)?).build())
+    }
+}
+
+impl UringOp for op::Sleep {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        self.timespec = types::Timespec::from(self.duration);
+        Ok(opcode::Timeout::new(&self.timespec).build())
+    }
+}
+
+impl UringOp for op::Nop {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(opcode::Nop::new().build())
+    }
+}
+
+impl UringOp for op::Cancel {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(opcode::AsyncCancel::new(self.target.key.to_user_data()).build())
+    }
+}
+
+/// The path's pointer, or the error found when the path was converted.
+fn path_ptr(path: &io::Result<std::ffi::CString>) -> io::Result<*const libc::c_char> {
+    match path {
+        Ok(path) => Ok(path.as_ptr()),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}

@@ -1,0 +1,452 @@
+//! The in-flight table: every submitted operation lives here, with its buffers, until the OS
+//! has released it.
+//!
+//! Slots are allocated in fixed chunks that never move, so pointers into an operation (the
+//! buffer an SQE names, an `iovec` array, a `timespec`) stay valid for as long as the kernel
+//! holds them. Operations up to [`INLINE_BYTES`] are stored inside the slot itself, so a
+//! steady-state submission allocates nothing; larger ones are boxed. A key is the slot index
+//! plus a generation, so a stale key (a late CQE, a dropped future) can never reach the next
+//! occupant of the slot.
+
+use crate::op::Op;
+use std::any::Any;
+use std::collections::VecDeque;
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::task::Waker;
+
+/// Operations up to this size (and alignment 16) are stored inline in their slot.
+pub(crate) const INLINE_BYTES: usize = 128;
+
+const CHUNK: usize = 64;
+const NO_SLOT: u32 = u32::MAX;
+const GENERATION_MASK: u32 = 0x7fff_ffff;
+
+/// Identifies one submitted operation: slot index in the low 32 bits, generation above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key(u64);
+
+impl Key {
+    /// A key that names no slot (cancelling it finds nothing).
+    pub(crate) fn none() -> Key {
+        Key::new(NO_SLOT, 0)
+    }
+
+    fn new(index: u32, generation: u32) -> Key {
+        Key(u64::from(generation) << 32 | u64::from(index))
+    }
+    fn index(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32 & GENERATION_MASK
+    }
+    /// The key as the kernel's `user_data` (bit 63 is free for the backend's tags).
+    pub(crate) fn to_user_data(self) -> u64 {
+        self.0
+    }
+    /// Reads a key back from `user_data`, ignoring the backend's tag bits.
+    pub(crate) fn from_user_data(data: u64) -> Key {
+        Key(data & !(1 << 63))
+    }
+}
+
+/// A callback with its operation type erased: it receives `&mut Option<T::Output>`.
+pub(crate) type ErasedCallback = Box<dyn FnOnce(&mut dyn Any)>;
+
+/// Who is waiting for an operation.
+pub(crate) enum Waiter {
+    /// Nobody yet (`.await` before its first poll after submission, or `.wait()`).
+    None,
+    /// A future, woken on completion.
+    Task(Waker),
+    /// A callback: receives `&mut Option<T::Output>` as `dyn Any`.
+    Callback(ErasedCallback),
+    /// The handle was dropped: complete and drop the output (closing any created fd).
+    Detached,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Free,
+    InFlight,
+    Completed,
+}
+
+/// What the driver must do for a completed operation, outside any borrow of the table.
+pub(crate) enum Action {
+    Wake(Waker),
+    Finish(FinishFn),
+    Nothing,
+}
+
+/// Takes the typed operation out of its slot, completes it and hands the output to its
+/// callback (or drops it, if detached). Monomorphised per operation type.
+pub(crate) type FinishFn = unsafe fn(&crate::driver::Shared, Key);
+
+#[repr(C, align(16))]
+struct Storage(MaybeUninit<[u8; INLINE_BYTES]>);
+
+struct Slot {
+    generation: u32,
+    next_free: u32,
+    state: State,
+    /// Completions still expected from the OS (2 with a linked deadline).
+    pending: u8,
+    timed_out: bool,
+    cancel_requested: bool,
+    boxed: bool,
+    result: Option<io::Result<u32>>,
+    waiter: Waiter,
+    finish: Option<FinishFn>,
+    op: *mut (),
+    /// Backend-owned per-slot data that must stay put while in flight (a deadline).
+    pub(crate) extra: crate::sys::SlotExtra,
+    storage: Storage,
+}
+
+impl Slot {
+    fn new(next_free: u32) -> Slot {
+        Slot {
+            generation: 0,
+            next_free,
+            state: State::Free,
+            pending: 0,
+            timed_out: false,
+            cancel_requested: false,
+            boxed: false,
+            result: None,
+            waiter: Waiter::None,
+            finish: None,
+            op: std::ptr::null_mut(),
+            extra: crate::sys::SlotExtra::default(),
+            storage: Storage(MaybeUninit::uninit()),
+        }
+    }
+}
+
+/// A freshly inserted operation: its key, and stable pointers for the backend.
+pub(crate) struct Inserted<T> {
+    pub(crate) key: Key,
+    pub(crate) op: *mut T,
+    pub(crate) extra: *mut crate::sys::SlotExtra,
+}
+
+/// The table of in-flight operations and the queue of completed ones.
+pub(crate) struct Table {
+    chunks: Vec<Box<[Slot]>>,
+    free_head: u32,
+    capacity: usize,
+    used: usize,
+    /// Slots whose OS completion has not arrived yet.
+    awaiting_os: usize,
+    /// Completed keys whose waiter still has to be told.
+    ready: VecDeque<Key>,
+}
+
+impl Table {
+    pub(crate) fn new(capacity: usize) -> Table {
+        Table {
+            chunks: Vec::new(),
+            free_head: NO_SLOT,
+            capacity,
+            used: 0,
+            awaiting_os: 0,
+            ready: VecDeque::with_capacity(capacity.min(1024)),
+        }
+    }
+
+    /// The maximum number of operations in flight at once.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Operations whose OS completion has not arrived yet.
+    pub(crate) fn awaiting_os(&self) -> usize {
+        self.awaiting_os
+    }
+
+    /// Whether completed operations wait to be dispatched.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    fn slot(&self, index: usize) -> &Slot {
+        &self.chunks[index / CHUNK][index % CHUNK]
+    }
+
+    fn slot_mut(&mut self, index: usize) -> &mut Slot {
+        &mut self.chunks[index / CHUNK][index % CHUNK]
+    }
+
+    /// The slot of `key` if the key is current and the slot is occupied.
+    fn live(&mut self, key: Key) -> Option<&mut Slot> {
+        let index = key.index();
+        if index >= self.chunks.len() * CHUNK {
+            return None;
+        }
+        let slot = self.slot_mut(index);
+        (slot.generation == key.generation() && slot.state != State::Free).then_some(slot)
+    }
+
+    /// Stores `op` in a free slot, or gives it back if the table is full.
+    pub(crate) fn insert<T: Op>(
+        &mut self,
+        op: T,
+        waiter: Waiter,
+    ) -> Result<Inserted<T>, (T, Waiter)> {
+        if self.used >= self.capacity {
+            return Err((op, waiter));
+        }
+        if self.free_head == NO_SLOT {
+            self.grow();
+        }
+        let index = self.free_head as usize;
+        let slot = self.slot_mut(index);
+        let next_free = slot.next_free;
+        let fits = mem::size_of::<T>() <= INLINE_BYTES && mem::align_of::<T>() <= 16;
+        let ptr = if fits {
+            let ptr = slot.storage.0.as_mut_ptr().cast::<T>();
+            // SAFETY: the storage is free, large enough and aligned for `T` (checked above).
+            unsafe { ptr.write(op) };
+            ptr
+        } else {
+            Box::into_raw(Box::new(op))
+        };
+        slot.op = ptr.cast();
+        slot.boxed = !fits;
+        slot.state = State::InFlight;
+        slot.pending = 1;
+        slot.timed_out = false;
+        slot.cancel_requested = false;
+        slot.result = None;
+        slot.waiter = waiter;
+        slot.finish = Some(finish::<T>);
+        let key = Key::new(index as u32, slot.generation);
+        let extra: *mut crate::sys::SlotExtra = &mut slot.extra;
+        self.free_head = next_free;
+        self.used += 1;
+        self.awaiting_os += 1;
+        Ok(Inserted {
+            key,
+            op: ptr,
+            extra,
+        })
+    }
+
+    fn grow(&mut self) {
+        let base = self.chunks.len() * CHUNK;
+        let chunk: Box<[Slot]> = (0..CHUNK)
+            .map(|i| {
+                let next = base + i + 1;
+                Slot::new(if i + 1 == CHUNK { NO_SLOT } else { next as u32 })
+            })
+            .collect();
+        self.chunks.push(chunk);
+        self.free_head = base as u32;
+    }
+
+    /// Sets how many OS completions `key` still expects (2 when a linked deadline follows).
+    pub(crate) fn set_pending(&mut self, key: Key, pending: u8) {
+        if let Some(slot) = self.live(key) {
+            slot.pending = pending;
+        }
+    }
+
+    /// Records an OS completion for `key`. `deadline` marks the completion of the deadline
+    /// linked to the operation rather than of the operation itself.
+    pub(crate) fn complete(&mut self, key: Key, result: io::Result<u32>, deadline: bool) {
+        let Some(slot) = self.live(key) else { return };
+        if slot.state != State::InFlight {
+            return;
+        }
+        if deadline {
+            if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ETIME)) {
+                slot.timed_out = true;
+            }
+        } else {
+            slot.result = Some(result);
+        }
+        slot.pending = slot.pending.saturating_sub(1);
+        if slot.pending == 0 {
+            if slot.timed_out {
+                if let Some(Err(e)) = &slot.result {
+                    if e.raw_os_error() == Some(libc::ECANCELED) {
+                        slot.result = Some(Err(timed_out()));
+                    }
+                }
+            }
+            slot.state = State::Completed;
+            self.awaiting_os -= 1;
+            self.ready.push_back(key);
+        }
+    }
+
+    /// Completes `key` without the OS (an inline fast path or an error found before
+    /// submission).
+    pub(crate) fn complete_now(&mut self, key: Key, result: io::Result<u32>) {
+        self.set_pending(key, 1);
+        self.complete(key, result, false);
+    }
+
+    /// Whether `key`'s result is ready to be taken.
+    pub(crate) fn is_completed(&mut self, key: Key) -> bool {
+        self.live(key)
+            .is_some_and(|slot| slot.state == State::Completed)
+    }
+
+    /// Sets the waker of a still-running operation (kept if it would wake the same task).
+    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
+        let Some(slot) = self.live(key) else { return };
+        match &slot.waiter {
+            Waiter::Task(old) if old.will_wake(waker) => {}
+            _ => slot.waiter = Waiter::Task(waker.clone()),
+        }
+    }
+
+    /// Marks `key` detached. Returns whether a cancel should be sent to the OS (the
+    /// operation is still running and no cancel was sent yet).
+    pub(crate) fn detach(&mut self, key: Key) -> bool {
+        let Some(slot) = self.live(key) else {
+            return false;
+        };
+        slot.waiter = Waiter::Detached;
+        if slot.state == State::InFlight && !slot.cancel_requested {
+            slot.cancel_requested = true;
+            return true;
+        }
+        false
+    }
+
+    /// Detaches every occupied slot (driver shutdown): callbacks are dropped unrun.
+    pub(crate) fn detach_all(&mut self) {
+        for chunk in &mut self.chunks {
+            for slot in chunk.iter_mut().filter(|slot| slot.state != State::Free) {
+                slot.waiter = Waiter::Detached;
+                if slot.state == State::Completed {
+                    // Make sure every completed slot is visited once more to be finished.
+                    continue;
+                }
+            }
+        }
+        let completed: Vec<Key> = (0..self.chunks.len() * CHUNK)
+            .filter(|&i| self.slot(i).state == State::Completed)
+            .map(|i| Key::new(i as u32, self.slot(i).generation))
+            .collect();
+        self.ready.extend(completed);
+    }
+
+    /// Keys of all operations still awaiting the OS.
+    pub(crate) fn running_keys(&self) -> Vec<Key> {
+        let mut keys = Vec::new();
+        for index in 0..self.chunks.len() * CHUNK {
+            let slot = self.slot(index);
+            if slot.state == State::InFlight {
+                keys.push(Key::new(index as u32, slot.generation));
+            }
+        }
+        keys
+    }
+
+    /// Pops the next completed key and says what to do about it.
+    pub(crate) fn next_action(&mut self) -> Option<(Key, Action)> {
+        let key = self.ready.pop_front()?;
+        let Some(slot) = self.live(key) else {
+            return Some((key, Action::Nothing));
+        };
+        if slot.state != State::Completed {
+            return Some((key, Action::Nothing));
+        }
+        let action = match mem::replace(&mut slot.waiter, Waiter::None) {
+            Waiter::None => Action::Nothing,
+            Waiter::Task(waker) => Action::Wake(waker),
+            waiter @ (Waiter::Callback(_) | Waiter::Detached) => {
+                slot.waiter = waiter;
+                match slot.finish {
+                    Some(finish) => Action::Finish(finish),
+                    None => Action::Nothing,
+                }
+            }
+        };
+        Some((key, action))
+    }
+
+    /// Takes a completed operation out of its slot and frees the slot.
+    ///
+    /// # Safety
+    ///
+    /// `key` must be completed (see [`is_completed`](Self::is_completed)) and must have been
+    /// inserted with an operation of type `T`.
+    pub(crate) unsafe fn take<T: Op>(&mut self, key: Key) -> (T, io::Result<u32>, Waiter) {
+        let index = key.index();
+        let free_head = self.free_head;
+        let slot = self.slot_mut(index);
+        debug_assert!(slot.state == State::Completed && slot.generation == key.generation());
+        let ptr = slot.op.cast::<T>();
+        // SAFETY: the slot holds an initialised `T` (caller's contract) which the OS has
+        // released (state is Completed); we move it out exactly once and mark the slot free.
+        let op = unsafe { ptr.read() };
+        if slot.boxed {
+            // SAFETY: the pointer came from `Box::into_raw(Box<T>)`; the `T` was moved out
+            // above, so free the allocation without dropping its contents again.
+            drop(unsafe { Box::from_raw(ptr.cast::<MaybeUninit<T>>()) });
+        }
+        let result = slot.result.take().unwrap_or_else(|| Err(lost()));
+        let waiter = mem::replace(&mut slot.waiter, Waiter::None);
+        slot.state = State::Free;
+        slot.finish = None;
+        slot.op = std::ptr::null_mut();
+        slot.generation = (slot.generation + 1) & GENERATION_MASK;
+        slot.next_free = free_head;
+        self.free_head = index as u32;
+        self.used -= 1;
+        (op, result, waiter)
+    }
+
+    /// Whether any slot still holds an operation the OS may touch.
+    pub(crate) fn has_running(&self) -> bool {
+        self.awaiting_os > 0
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if self.awaiting_os > 0 {
+            // The OS may still write into these slots' buffers: leak them rather than free
+            // memory it can reach. The driver only gets here if cancelling timed out.
+            mem::forget(mem::take(&mut self.chunks));
+        }
+    }
+}
+
+/// Completes a detached or callback operation, outside any borrow of the driver.
+///
+/// # Safety
+///
+/// `key` must be completed and hold an operation of type `T`.
+unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
+    // SAFETY: forwarded from the caller: `key` is completed and holds a `T`.
+    let (op, result, waiter) = unsafe { shared.table_mut().take::<T>(key) };
+    let output = op.complete(result);
+    if let Waiter::Callback(callback) = waiter {
+        let mut output = Some(output);
+        callback(&mut output);
+    }
+}
+
+/// The error an operation reports when its deadline passed first.
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "lio: operation deadline passed")
+}
+
+fn lost() -> io::Error {
+    io::Error::other("lio: completion carried no result")
+}
+
+/// The error a submission reports when the in-flight table is full.
+pub(crate) fn table_full(capacity: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::WouldBlock,
+        format!("lio: {capacity} operations already in flight (the driver's capacity); run the driver and retry"),
+    )
+}
