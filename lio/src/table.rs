@@ -318,22 +318,20 @@ impl Table {
         false
     }
 
-    /// Detaches every occupied slot (driver shutdown): callbacks are dropped unrun.
+    /// Detaches every occupied slot (driver shutdown): callbacks are dropped unrun, and
+    /// every completed slot is queued once more so that it gets finished.
     pub(crate) fn detach_all(&mut self) {
-        for chunk in &mut self.chunks {
-            for slot in chunk.iter_mut().filter(|slot| slot.state != State::Free) {
-                slot.waiter = Waiter::Detached;
-                if slot.state == State::Completed {
-                    // Make sure every completed slot is visited once more to be finished.
-                    continue;
-                }
+        for index in 0..self.chunks.len() * CHUNK {
+            let slot = self.slot_mut(index);
+            if slot.state == State::Free {
+                continue;
+            }
+            slot.waiter = Waiter::Detached;
+            if slot.state == State::Completed {
+                let key = Key::new(index as u32, slot.generation);
+                self.ready.push_back(key);
             }
         }
-        let completed: Vec<Key> = (0..self.chunks.len() * CHUNK)
-            .filter(|&i| self.slot(i).state == State::Completed)
-            .map(|i| Key::new(i as u32, self.slot(i).generation))
-            .collect();
-        self.ready.extend(completed);
     }
 
     /// Keys of all operations still awaiting the OS.
