@@ -41,11 +41,11 @@ impl Builder {
         Builder::default()
     }
 
-    /// Size of the submission queue (io_uring SQ entries; rounded up to a power of two and
+    /// Size of the submission queue (io_uring SQ entries, at least 2; rounded up to a power of two and
     /// clamped by the kernel). More operations than this may be queued between two `run`
     /// calls: a full queue is flushed to the kernel and submission goes on.
     pub fn entries(mut self, entries: u32) -> Self {
-        self.config.entries = entries.max(1);
+        self.config.entries = entries.max(2);
         self
     }
 
