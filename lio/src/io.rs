@@ -62,6 +62,10 @@ impl<T: Op> Io<T> {
     /// from [`Lio::run`] (after the completion queue was drained, so it may submit new
     /// operations). If the driver is full the callback runs at once with the error.
     ///
+    /// A callback that owns a [`Lio`] handle keeps the driver alive until it runs: attached
+    /// to an operation that never completes (a read on a pipe nobody writes), that is a
+    /// reference cycle. Cancel such operations (see [`Lio::cancel`]) before letting go.
+    ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
     /// use std::{cell::Cell, rc::Rc};

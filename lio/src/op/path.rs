@@ -290,13 +290,16 @@ impl FileStat {
     }
 
     fn from_statx(st: &libc::statx) -> FileStat {
+        // The kernel's nanoseconds are always non-negative and added to (possibly negative)
+        // seconds: -1.5 s is stored as (-2 s, +0.5e9 ns).
         let time = |t: libc::statx_timestamp| {
-            let since = Duration::new(t.tv_sec.unsigned_abs(), t.tv_nsec);
-            if t.tv_sec >= 0 {
-                SystemTime::UNIX_EPOCH + since
+            let secs = Duration::from_secs(t.tv_sec.unsigned_abs());
+            let base = if t.tv_sec >= 0 {
+                SystemTime::UNIX_EPOCH + secs
             } else {
-                SystemTime::UNIX_EPOCH - since
-            }
+                SystemTime::UNIX_EPOCH - secs
+            };
+            base + Duration::from_nanos(u64::from(t.tv_nsec))
         };
         FileStat {
             size: st.stx_size,

@@ -22,6 +22,15 @@ const WAKER: u64 = u64::MAX - 1;
 /// Tag bit on the `user_data` of a linked deadline (the slot's key is in the low bits).
 const DEADLINE_TAG: u64 = 1 << 63;
 
+/// A kernel timespec for `d`, saturating at `i64::MAX` seconds: the kernel reads the
+/// seconds as signed and rejects a negative value, while a saturated one means "never".
+pub(crate) fn timespec(d: Duration) -> Timespec {
+    match i64::try_from(d.as_secs()) {
+        Ok(_) => Timespec::from(d),
+        Err(_) => Timespec::new().sec(i64::MAX as u64).nsec(999_999_999),
+    }
+}
+
 /// Per-slot data the kernel reads after submission: the deadline of a linked timeout.
 #[derive(Default)]
 pub(crate) struct SlotExtra {
@@ -129,7 +138,7 @@ impl Engine {
             Some(after) => {
                 // SAFETY: `extra` points into the slot, which stays put until completion.
                 let extra = unsafe { &mut *inserted.extra };
-                extra.deadline = Timespec::from(after);
+                extra.deadline = timespec(after);
                 let timeout = opcode::LinkTimeout::new(&extra.deadline)
                     .build()
                     .user_data(key.to_user_data() | DEADLINE_TAG);
@@ -192,7 +201,7 @@ impl Engine {
         loop {
             let result = match timeout {
                 Some(d) => {
-                    let ts = Timespec::from(d);
+                    let ts = timespec(d);
                     let args = types::SubmitArgs::new().timespec(&ts);
                     self.ring.submitter().submit_with_args(want, &args)
                 }

@@ -233,7 +233,7 @@ impl UringOp for op::LinkAt {
 
 impl UringOp for op::Sleep {
     fn prepare(&mut self) -> io::Result<Entry> {
-        self.timespec = types::Timespec::from(self.duration);
+        self.timespec = super::timespec(self.duration);
         Ok(opcode::Timeout::new(&self.timespec).build())
     }
 }
