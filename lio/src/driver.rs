@@ -14,6 +14,14 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// What [`Lio::start`] did with an operation.
+pub(crate) enum Start<T: Op> {
+    /// Submitted; its completion will come through the table under this key.
+    Running(Key),
+    /// Already finished: the output, and the waiter that was not needed.
+    Done(T::Output, Waiter),
+}
+
 /// The OS mechanism a driver runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -174,9 +182,10 @@ impl Lio {
             _ => None,
         };
         loop {
-            let (woke, idle) = {
+            let (woke, idle, silent) = {
                 let mut inner = self.shared.inner.borrow_mut();
                 let Inner { engine, table } = &mut *inner;
+                let before = table.silent_completions();
                 let idle = table.awaiting_os() == 0 && !park;
                 let mode = match mode {
                     _ if table.has_ready() || idle => WaitMode::NoWait,
@@ -188,9 +197,10 @@ impl Lio {
                     },
                     other => other,
                 };
-                (engine.wait(table, mode)?, idle)
+                let woke = engine.wait(table, mode)?;
+                (woke, idle, table.silent_completions() - before)
             };
-            let handled = self.dispatch();
+            let handled = self.dispatch() + silent as usize;
             let expired = until.is_some_and(|until| Instant::now() >= until);
             if handled > 0 || woke || idle || expired || matches!(mode, WaitMode::NoWait) {
                 return Ok(handled);
@@ -218,38 +228,44 @@ impl Lio {
         }
     }
 
-    /// Stores and submits an operation; on a full table gives back its output (with the
-    /// error) and the waiter.
+    /// Stores and submits an operation. An operation that completes at once (inline, or
+    /// with an argument error, or because the driver is full) is handed back as `Done`, unless
+    /// its waiter is a callback: callbacks always run from `run`, never from the submitter's
+    /// stack, so a chain of callbacks cannot grow the stack.
     pub(crate) fn start<T: Op>(
         &self,
         op: T,
         deadline: Option<Duration>,
         waiter: Waiter,
-    ) -> Result<Key, (T::Output, Waiter)> {
+    ) -> Start<T> {
         let mut inner = self.shared.inner.borrow_mut();
         let Inner { engine, table } = &mut *inner;
-        match table.insert(op, waiter) {
-            Ok(inserted) => {
-                let key = inserted.key;
-                engine.start(table, inserted, deadline);
-                Ok(key)
-            }
-            Err((op, waiter)) => {
+        let inserted = match table.insert(op, Waiter::None) {
+            Ok(inserted) => inserted,
+            Err((op, _)) => {
                 let error = table_full(table.capacity());
                 drop(inner);
-                Err((op.complete(Err(error)), waiter))
+                return Start::Done(op.complete(Err(error)), waiter);
+            }
+        };
+        let key = inserted.key;
+        engine.start(table, inserted, deadline);
+        if !matches!(waiter, Waiter::Callback(_)) {
+            // SAFETY: `key` was inserted just above with a `T`.
+            if let Some((op, result, _)) = unsafe { table.take_completed::<T>(key) } {
+                drop(inner);
+                return Start::Done(op.complete(result), waiter);
             }
         }
+        table.set_waiter(key, waiter);
+        Start::Running(key)
     }
 
     /// Takes the output of `key` if it has completed.
     pub(crate) fn take_if_done<T: Op>(&self, key: Key) -> Option<T::Output> {
         let mut inner = self.shared.inner.borrow_mut();
-        if !inner.table.is_completed(key) {
-            return None;
-        }
-        // SAFETY: `key` is completed and was inserted by `start::<T>` of the same `Io<T>`.
-        let (op, result, waiter) = unsafe { inner.table.take::<T>(key) };
+        // SAFETY: `key` was inserted by `start::<T>` for the same `Io<T>`.
+        let (op, result, waiter) = unsafe { inner.table.take_completed::<T>(key) }?;
         drop(inner);
         drop(waiter);
         Some(op.complete(result))
@@ -257,7 +273,13 @@ impl Lio {
 
     /// Registers the waker of the future waiting for `key`.
     pub(crate) fn set_waker(&self, key: Key, waker: &Waker) {
-        self.shared.inner.borrow_mut().table.set_waker(key, waker);
+        if self.shared.inner.borrow_mut().table.has_waker(key, waker) {
+            return;
+        }
+        // Clone the new waker and drop the old one outside the borrow: both are user code.
+        let new = Waiter::Task(waker.clone());
+        let old = self.shared.table_mut().replace_waiter(key, new);
+        drop(old);
     }
 
     /// Forgets the waiter of `key`: its output is dropped on completion, and the OS is asked
@@ -269,9 +291,12 @@ impl Lio {
         }
         let mut inner = self.shared.inner.borrow_mut();
         let Inner { engine, table } = &mut *inner;
-        if table.detach(key) {
+        let (cancel, old) = table.detach(key);
+        if cancel {
             engine.cancel(table, key);
         }
+        drop(inner);
+        drop(old);
     }
 }
 

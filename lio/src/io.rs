@@ -1,6 +1,6 @@
 //! [`Io`]: one operation bound to a driver, and the four ways to consume it.
 
-use crate::driver::Lio;
+use crate::driver::{Lio, Start};
 use crate::op::{CancelToken, Op};
 use crate::table::{Key, Waiter};
 use std::future::{Future, IntoFuture};
@@ -90,8 +90,8 @@ impl<T: Op> Io<T> {
             .driver
             .start(self.op, self.deadline, Waiter::Callback(erased))
         {
-            Ok(key) => CancelToken { key },
-            Err((output, waiter)) => {
+            Start::Running(key) => CancelToken { key },
+            Start::Done(output, waiter) => {
                 if let Waiter::Callback(callback) = waiter {
                     callback(&mut Some(output));
                 }
@@ -135,8 +135,8 @@ impl<T: Op> Io<T> {
     pub fn wait(self) -> T::Output {
         let driver = self.driver;
         let key = match driver.start(self.op, self.deadline, Waiter::None) {
-            Ok(key) => key,
-            Err((output, _)) => return output,
+            Start::Running(key) => key,
+            Start::Done(output, _) => return output,
         };
         loop {
             if let Some(output) = driver.take_if_done::<T>(key) {
@@ -197,11 +197,16 @@ impl<T: Op> Future for IoFuture<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         let this = self.get_mut();
         let key = match std::mem::replace(&mut this.state, State::Done) {
-            State::Unsubmitted(op, deadline) => match this.driver.start(op, deadline, Waiter::None)
-            {
-                Ok(key) => key,
-                Err((output, _)) => return Poll::Ready(output),
-            },
+            State::Unsubmitted(op, deadline) => {
+                let waiter = Waiter::Task(cx.waker().clone());
+                return match this.driver.start(op, deadline, waiter) {
+                    Start::Running(key) => {
+                        this.state = State::Submitted(key);
+                        Poll::Pending
+                    }
+                    Start::Done(output, _) => Poll::Ready(output),
+                };
+            }
             State::Submitted(key) => key,
             State::Done => panic!("lio: IoFuture polled after it completed"),
         };

@@ -19,6 +19,8 @@ use std::task::Waker;
 pub(crate) const INLINE_BYTES: usize = 128;
 
 const CHUNK: usize = 64;
+/// Slots beyond the capacity that only cancellations may use.
+const RESERVE: usize = 64;
 const NO_SLOT: u32 = u32::MAX;
 const GENERATION_MASK: u32 = 0x7fff_ffff;
 
@@ -80,7 +82,7 @@ pub(crate) enum Action {
     Nothing,
 }
 
-/// Takes the typed operation out of its slot, completes it and hands the output to its
+/// Takes the typed operation out of its (completed) slot, completes it and hands the output to its
 /// callback (or drops it, if detached). Monomorphised per operation type.
 pub(crate) type FinishFn = unsafe fn(&crate::driver::Shared, Key);
 
@@ -140,8 +142,11 @@ pub(crate) struct Table {
     used: usize,
     /// Slots whose OS completion has not arrived yet.
     awaiting_os: usize,
-    /// Completed keys whose waiter still has to be told.
+    /// Completed keys whose waiter (a task, a callback, or a detached handle) still has to
+    /// be told.
     ready: VecDeque<Key>,
+    /// Completions nobody is told about (the waiter polls for them), counted for `run`.
+    silent: u64,
 }
 
 impl Table {
@@ -153,6 +158,7 @@ impl Table {
             used: 0,
             awaiting_os: 0,
             ready: VecDeque::with_capacity(capacity.min(1024)),
+            silent: 0,
         }
     }
 
@@ -164,6 +170,11 @@ impl Table {
     /// Operations whose OS completion has not arrived yet.
     pub(crate) fn awaiting_os(&self) -> usize {
         self.awaiting_os
+    }
+
+    /// How many completions so far had no waiter to tell (see [`Waiter::None`]).
+    pub(crate) fn silent_completions(&self) -> u64 {
+        self.silent
     }
 
     /// Whether completed operations wait to be dispatched.
@@ -195,7 +206,12 @@ impl Table {
         op: T,
         waiter: Waiter,
     ) -> Result<Inserted<T>, (T, Waiter)> {
-        if self.used >= self.capacity {
+        let limit = if T::USES_RESERVE {
+            self.capacity + RESERVE
+        } else {
+            self.capacity
+        };
+        if self.used >= limit {
             return Err((op, waiter));
         }
         if self.free_head == NO_SLOT {
@@ -277,8 +293,13 @@ impl Table {
                 }
             }
             slot.state = State::Completed;
+            let silent = matches!(slot.waiter, Waiter::None);
             self.awaiting_os -= 1;
-            self.ready.push_back(key);
+            if silent {
+                self.silent += 1;
+            } else {
+                self.ready.push_back(key);
+            }
         }
     }
 
@@ -289,33 +310,44 @@ impl Table {
         self.complete(key, result, false);
     }
 
-    /// Whether `key`'s result is ready to be taken.
-    pub(crate) fn is_completed(&mut self, key: Key) -> bool {
-        self.live(key)
-            .is_some_and(|slot| slot.state == State::Completed)
+    /// Gives a freshly started operation its waiter; if it already completed (inline), a
+    /// waiter that must be told is queued.
+    pub(crate) fn set_waiter(&mut self, key: Key, waiter: Waiter) {
+        let Some(slot) = self.live(key) else { return };
+        let completed = slot.state == State::Completed;
+        let tell = !matches!(waiter, Waiter::None);
+        slot.waiter = waiter;
+        if completed && tell {
+            self.ready.push_back(key);
+        }
     }
 
     /// Sets the waker of a still-running operation (kept if it would wake the same task).
-    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) {
-        let Some(slot) = self.live(key) else { return };
-        match &slot.waiter {
-            Waiter::Task(old) if old.will_wake(waker) => {}
-            _ => slot.waiter = Waiter::Task(waker.clone()),
+    /// Whether `key` already holds a waker that wakes the same task as `waker`.
+    pub(crate) fn has_waker(&mut self, key: Key, waker: &Waker) -> bool {
+        matches!(self.live(key), Some(Slot { waiter: Waiter::Task(old), .. }) if old.will_wake(waker))
+    }
+
+    /// Replaces the waiter of `key`, returning the old one for the caller to drop outside
+    /// any borrow of the driver (a waker's drop is user code).
+    pub(crate) fn replace_waiter(&mut self, key: Key, waiter: Waiter) -> Waiter {
+        match self.live(key) {
+            Some(slot) => mem::replace(&mut slot.waiter, waiter),
+            None => waiter,
         }
     }
 
     /// Marks `key` detached. Returns whether a cancel should be sent to the OS (the
-    /// operation is still running and no cancel was sent yet).
-    pub(crate) fn detach(&mut self, key: Key) -> bool {
+    /// operation is still running and no cancel was sent yet), and the old waiter for the
+    /// caller to drop outside any borrow of the driver.
+    pub(crate) fn detach(&mut self, key: Key) -> (bool, Waiter) {
         let Some(slot) = self.live(key) else {
-            return false;
+            return (false, Waiter::None);
         };
-        slot.waiter = Waiter::Detached;
-        if slot.state == State::InFlight && !slot.cancel_requested {
-            slot.cancel_requested = true;
-            return true;
-        }
-        false
+        let old = mem::replace(&mut slot.waiter, Waiter::Detached);
+        let cancel = slot.state == State::InFlight && !slot.cancel_requested;
+        slot.cancel_requested |= cancel;
+        (cancel, old)
     }
 
     /// Detaches every occupied slot (driver shutdown): callbacks are dropped unrun, and
@@ -369,17 +401,20 @@ impl Table {
         Some((key, action))
     }
 
-    /// Takes a completed operation out of its slot and frees the slot.
+    /// Takes the operation out of its slot and frees the slot, if `key` has completed.
     ///
     /// # Safety
     ///
-    /// `key` must be completed (see [`is_completed`](Self::is_completed)) and must have been
-    /// inserted with an operation of type `T`.
-    pub(crate) unsafe fn take<T: Op>(&mut self, key: Key) -> (T, io::Result<u32>, Waiter) {
-        let index = key.index();
+    /// `key` must have been inserted with an operation of type `T`.
+    pub(crate) unsafe fn take_completed<T: Op>(
+        &mut self,
+        key: Key,
+    ) -> Option<(T, io::Result<u32>, Waiter)> {
         let free_head = self.free_head;
-        let slot = self.slot_mut(index);
-        debug_assert!(slot.state == State::Completed && slot.generation == key.generation());
+        let slot = self.live(key)?;
+        if slot.state != State::Completed {
+            return None;
+        }
         let ptr = slot.op.cast::<T>();
         // SAFETY: the slot holds an initialised `T` (caller's contract) which the OS has
         // released (state is Completed); we move it out exactly once and mark the slot free.
@@ -396,9 +431,9 @@ impl Table {
         slot.op = std::ptr::null_mut();
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         slot.next_free = free_head;
-        self.free_head = index as u32;
+        self.free_head = key.index() as u32;
         self.used -= 1;
-        (op, result, waiter)
+        Some((op, result, waiter))
     }
 
     /// Whether any slot still holds an operation the OS may touch.
@@ -423,8 +458,11 @@ impl Drop for Table {
 ///
 /// `key` must be completed and hold an operation of type `T`.
 unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
-    // SAFETY: forwarded from the caller: `key` is completed and holds a `T`.
-    let (op, result, waiter) = unsafe { shared.table_mut().take::<T>(key) };
+    // SAFETY: forwarded from the caller: `key` holds a `T`.
+    let taken = unsafe { shared.table_mut().take_completed::<T>(key) };
+    let Some((op, result, waiter)) = taken else {
+        return;
+    };
     let output = op.complete(result);
     if let Waiter::Callback(callback) = waiter {
         let mut output = Some(output);

@@ -57,6 +57,7 @@ impl Cancel {
 
 impl Op for Cancel {
     type Output = io::Result<()>;
+    const USES_RESERVE: bool = true;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         result.map(drop)
     }

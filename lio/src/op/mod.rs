@@ -30,6 +30,11 @@ pub trait Op: crate::sys::SysOp + Sized + 'static {
     /// [`BufResult`](crate::buf::BufResult) for operations that own buffers.
     type Output: 'static;
 
+    /// Whether the operation may use the driver's small reserve of slots beyond its
+    /// capacity: cancellations do, so that a full driver can still cancel what fills it.
+    #[doc(hidden)]
+    const USES_RESERVE: bool = false;
+
     /// Turns the OS's result (a non-negative count or value, or an error) into the output,
     /// handing buffers back.
     fn complete(self, result: io::Result<u32>) -> Self::Output;
