@@ -228,9 +228,9 @@ impl Lio {
         }
     }
 
-    /// Stores and submits an operation. An operation that completes at once (inline, or
-    /// with an argument error, or because the driver is full) is handed back as `Done`, unless
-    /// its waiter is a callback: callbacks always run from `run`, never from the submitter's
+    /// Stores and submits an operation. An operation that finishes at once (inline, with an
+    /// argument error, or because the driver is full) is handed back as `Done`, unless its
+    /// waiter is a callback: callbacks always run from `run`, never from the submitter's
     /// stack, so a chain of callbacks cannot grow the stack.
     pub(crate) fn start<T: Op>(
         &self,
@@ -240,25 +240,26 @@ impl Lio {
     ) -> Start<T> {
         let mut inner = self.shared.inner.borrow_mut();
         let Inner { engine, table } = &mut *inner;
-        let inserted = match table.insert(op, Waiter::None) {
+        let inserted = match table.insert(op, waiter) {
             Ok(inserted) => inserted,
-            Err((op, _)) => {
+            Err((op, waiter)) => {
                 let error = table_full(table.capacity());
                 drop(inner);
                 return Start::Done(op.complete(Err(error)), waiter);
             }
         };
         let key = inserted.key;
-        engine.start(table, inserted, deadline);
-        if !matches!(waiter, Waiter::Callback(_)) {
-            // SAFETY: `key` was inserted just above with a `T`.
-            if let Some((op, result, _)) = unsafe { table.take_completed::<T>(key) } {
-                drop(inner);
-                return Start::Done(op.complete(result), waiter);
-            }
+        let Some(result) = engine.start(table, inserted, deadline) else {
+            return Start::Running(key);
+        };
+        if table.has_callback(key) {
+            table.complete_now(key, result);
+            return Start::Running(key);
         }
-        table.set_waiter(key, waiter);
-        Start::Running(key)
+        // SAFETY: `key` was inserted just above with a `T` that the engine did not submit.
+        let (op, waiter) = unsafe { table.take_unsubmitted::<T>(key) };
+        drop(inner);
+        Start::Done(op.complete(result), waiter)
     }
 
     /// Takes the output of `key` if it has completed.

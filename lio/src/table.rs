@@ -303,26 +303,24 @@ impl Table {
         }
     }
 
-    /// Completes `key` without the OS (an inline fast path or an error found before
-    /// submission).
+    /// Completes `key` without the OS (an operation the engine finished at once, whose
+    /// callback must still run from `run`).
     pub(crate) fn complete_now(&mut self, key: Key, result: io::Result<u32>) {
         self.set_pending(key, 1);
         self.complete(key, result, false);
     }
 
-    /// Gives a freshly started operation its waiter; if it already completed (inline), a
-    /// waiter that must be told is queued.
-    pub(crate) fn set_waiter(&mut self, key: Key, waiter: Waiter) {
-        let Some(slot) = self.live(key) else { return };
-        let completed = slot.state == State::Completed;
-        let tell = !matches!(waiter, Waiter::None);
-        slot.waiter = waiter;
-        if completed && tell {
-            self.ready.push_back(key);
-        }
+    /// Whether `key`'s waiter is a callback.
+    pub(crate) fn has_callback(&mut self, key: Key) -> bool {
+        matches!(
+            self.live(key),
+            Some(Slot {
+                waiter: Waiter::Callback(_),
+                ..
+            })
+        )
     }
 
-    /// Sets the waker of a still-running operation (kept if it would wake the same task).
     /// Whether `key` already holds a waker that wakes the same task as `waker`.
     pub(crate) fn has_waker(&mut self, key: Key, waker: &Waker) -> bool {
         matches!(self.live(key), Some(Slot { waiter: Waiter::Task(old), .. }) if old.will_wake(waker))
@@ -410,30 +408,55 @@ impl Table {
         &mut self,
         key: Key,
     ) -> Option<(T, io::Result<u32>, Waiter)> {
-        let free_head = self.free_head;
-        let slot = self.live(key)?;
-        if slot.state != State::Completed {
+        if self.live(key)?.state != State::Completed {
             return None;
         }
+        // SAFETY: the slot is live and completed, and holds a `T` (caller's contract).
+        let (op, result, waiter) = unsafe { self.vacate::<T>(key.index()) };
+        Some((op, result.unwrap_or_else(|| Err(lost())), waiter))
+    }
+
+    /// Takes back an operation that finished before reaching the OS (see
+    /// [`Engine::start`](crate::sys::Engine::start)), with its waiter, and frees the slot.
+    ///
+    /// # Safety
+    ///
+    /// `key` must have just been inserted with an operation of type `T` that the backend did
+    /// not hand to the OS.
+    pub(crate) unsafe fn take_unsubmitted<T: Op>(&mut self, key: Key) -> (T, Waiter) {
+        self.awaiting_os -= 1;
+        // SAFETY: the slot was just filled with a `T` the OS never saw.
+        let (op, _, waiter) = unsafe { self.vacate::<T>(key.index()) };
+        (op, waiter)
+    }
+
+    /// Moves the operation out of slot `index` and frees the slot.
+    ///
+    /// # Safety
+    ///
+    /// The slot must be occupied by a `T` that the OS no longer (or never) references.
+    unsafe fn vacate<T: Op>(&mut self, index: usize) -> (T, Option<io::Result<u32>>, Waiter) {
+        let free_head = self.free_head;
+        let slot = self.slot_mut(index);
         let ptr = slot.op.cast::<T>();
-        // SAFETY: the slot holds an initialised `T` (caller's contract) which the OS has
-        // released (state is Completed); we move it out exactly once and mark the slot free.
+        // SAFETY: the slot holds an initialised `T` (caller's contract) which the OS does not
+        // reference; we move it out exactly once and mark the slot free below.
         let op = unsafe { ptr.read() };
         if slot.boxed {
             // SAFETY: the pointer came from `Box::into_raw(Box<T>)`; the `T` was moved out
             // above, so free the allocation without dropping its contents again.
             drop(unsafe { Box::from_raw(ptr.cast::<MaybeUninit<T>>()) });
         }
-        let result = slot.result.take().unwrap_or_else(|| Err(lost()));
+        let result = slot.result.take();
         let waiter = mem::replace(&mut slot.waiter, Waiter::None);
         slot.state = State::Free;
         slot.finish = None;
         slot.op = std::ptr::null_mut();
         slot.generation = (slot.generation + 1) & GENERATION_MASK;
         slot.next_free = free_head;
-        self.free_head = key.index() as u32;
+        self.free_head = index as u32;
         self.used -= 1;
-        Some((op, result, waiter))
+        (op, result, waiter)
     }
 
     /// Whether any slot still holds an operation the OS may touch.

@@ -6,9 +6,9 @@
 //! to the rest of lio only through the in-flight [`Table`](crate::table::Table):
 //!
 //! - `start(table, inserted, deadline)`: the operation already sits in its table slot, at an
-//!   address that will not move until its completion; the backend hands it to the OS (or
-//!   completes it at once with [`Table::complete_now`](crate::table::Table::complete_now) for
-//!   an inline fast path or an argument error) and records how many OS completions it expects.
+//!   address that will not move until its completion; the backend hands it to the OS and
+//!   records how many OS completions it expects, or returns the result at once when the
+//!   operation finished without the OS (an inline fast path, an argument error).
 //! - `cancel(table, key)`: asks the OS to stop an operation early. The operation still
 //!   completes through the table; the slot is freed only then.
 //! - `wait(table, mode)`: submits everything queued and waits per `mode` (not at all, until

@@ -103,33 +103,33 @@ impl Engine {
         })
     }
 
-    /// Hands an inserted operation to the kernel (or completes it inline).
+    /// Hands an inserted operation to the kernel. Returns its result instead if it finished
+    /// without the kernel (an inline write, an argument error, an unsupported opcode): the
+    /// caller then owns the slot again.
     pub(crate) fn start<T: UringOp>(
         &mut self,
         table: &mut Table,
         inserted: Inserted<T>,
         deadline: Option<Duration>,
-    ) {
+    ) -> Option<io::Result<u32>> {
         let key = inserted.key;
         // SAFETY: the table just stored the operation at this address; it stays there, and
         // nothing else references it, until its completion is taken.
         let op = unsafe { &mut *inserted.op };
         if let Some(result) = op.try_inline(&self.ctx) {
-            table.complete_now(key, result);
-            return;
+            return Some(result);
         }
         let entry = match op.prepare() {
             Ok(entry) => entry,
-            Err(e) => return table.complete_now(key, Err(e)),
+            Err(e) => return Some(Err(e)),
         };
         if let Some(probe) = &self.probe {
             let code = entry.get_opcode() as u8;
             if !probe.is_supported(code) {
-                let e = io::Error::new(
+                return Some(Err(io::Error::new(
                     io::ErrorKind::Unsupported,
                     format!("lio: this kernel's io_uring lacks opcode {code}"),
-                );
-                return table.complete_now(key, Err(e));
+                )));
             }
         }
         let entry = entry.user_data(key.to_user_data());
@@ -146,6 +146,7 @@ impl Engine {
                 self.push(table, &[entry.flags(squeue::Flags::IO_LINK), timeout]);
             }
         }
+        None
     }
 
     /// Asks the kernel to cancel `key`; its completion still arrives through the table.
