@@ -35,22 +35,46 @@ impl Lio {
     ///
     /// Fails if the OS rejects a wait.
     pub fn block_on<F: Future>(&self, future: F) -> io::Result<F::Output> {
-        let signal = Arc::new(Signal {
-            woken: AtomicBool::new(true),
-            owner: thread_mark(),
-            remote: self.waker()?,
-        });
-        let waker = Waker::from(signal.clone());
-        let mut cx = Context::from_waker(&waker);
+        let own = self.own_task()?;
+        let mut cx = Context::from_waker(&own.waker);
         let mut future = pin!(future);
-        loop {
-            if signal.woken.swap(false, Ordering::Acquire) {
+        own.signal.woken.store(true, Ordering::Relaxed);
+        let result = loop {
+            if own.signal.woken.swap(false, Ordering::Acquire) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                    return Ok(output);
+                    break Ok(output);
                 }
                 continue;
             }
-            self.run_mode(WaitMode::Block, true)?;
+            if let Err(e) = self.run_mode(WaitMode::Block, true) {
+                break Err(e);
+            }
+        };
+        // An enclosing `block_on` on this driver shares the signal: make it poll again in
+        // case this loop consumed its wake-up.
+        own.signal.woken.store(true, Ordering::Release);
+        result
+    }
+}
+
+/// A driver's own `block_on` task: one signal and one waker for the driver's lifetime, so
+/// that futures polled by it are recognised ([`Waiter::OwnTask`](crate::table::Waiter)) and
+/// need no waker clone per operation.
+pub(crate) struct OwnTask {
+    signal: Arc<Signal>,
+    pub(crate) waker: Waker,
+}
+
+impl OwnTask {
+    pub(crate) fn new(remote: LioWaker) -> OwnTask {
+        let signal = Arc::new(Signal {
+            woken: AtomicBool::new(true),
+            owner: thread_mark(),
+            remote,
+        });
+        OwnTask {
+            waker: Waker::from(signal.clone()),
+            signal,
         }
     }
 }

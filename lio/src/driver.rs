@@ -1,11 +1,12 @@
 //! [`Lio`]: the per-thread driver.
 
+use crate::block_on::OwnTask;
 use crate::builder::{Builder, Config};
 use crate::io::Io;
 use crate::op::{Cancel, CancelToken, Op};
 use crate::sys::{Engine, WaitMode};
 use crate::table::{table_full, Action, Key, Table, Waiter};
-use std::cell::{RefCell, RefMut};
+use std::cell::{OnceCell, RefCell, RefMut};
 use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -52,6 +53,9 @@ pub struct Lio {
 /// The driver's state behind its handles.
 pub(crate) struct Shared {
     inner: RefCell<Inner>,
+    /// The waker of this driver's own `block_on` task, created on first use; futures polled
+    /// with it are tracked with [`Waiter::OwnTask`] instead of a waker clone each.
+    own_task: OnceCell<OwnTask>,
 }
 
 struct Inner {
@@ -85,6 +89,7 @@ impl Lio {
         Ok(Lio {
             shared: Rc::new(Shared {
                 inner: RefCell::new(Inner { engine, table }),
+                own_task: OnceCell::new(),
             }),
         })
     }
@@ -210,8 +215,14 @@ impl Lio {
 
     /// Tells the waiters of completed operations, outside any borrow of the driver, so that
     /// callbacks may submit new operations. Returns how many completions it handled.
+    #[inline]
     fn dispatch(&self) -> usize {
         let mut handled = 0;
+        if self.shared.inner.borrow_mut().table.take_own_task_woken() {
+            if let Some(own) = self.shared.own_task.get() {
+                own.waker.wake_by_ref();
+            }
+        }
         loop {
             let next = self.shared.inner.borrow_mut().table.next_action();
             let Some((key, action)) = next else {
@@ -274,13 +285,45 @@ impl Lio {
 
     /// Registers the waker of the future waiting for `key`.
     pub(crate) fn set_waker(&self, key: Key, waker: &Waker) {
-        if self.shared.inner.borrow_mut().table.has_waker(key, waker) {
-            return;
+        let own = self.is_own_task(waker);
+        {
+            let mut inner = self.shared.inner.borrow_mut();
+            if (own && inner.table.has_own_task(key)) || (!own && inner.table.has_waker(key, waker))
+            {
+                return;
+            }
         }
         // Clone the new waker and drop the old one outside the borrow: both are user code.
-        let new = Waiter::Task(waker.clone());
+        let new = self.task_waiter(waker);
         let old = self.shared.table_mut().replace_waiter(key, new);
         drop(old);
+    }
+
+    /// The waiter for a future polled with `waker`.
+    #[inline]
+    pub(crate) fn task_waiter(&self, waker: &Waker) -> Waiter {
+        if self.is_own_task(waker) {
+            Waiter::OwnTask
+        } else {
+            Waiter::Task(waker.clone())
+        }
+    }
+
+    #[inline]
+    fn is_own_task(&self, waker: &Waker) -> bool {
+        self.shared
+            .own_task
+            .get()
+            .is_some_and(|own| own.waker.will_wake(waker))
+    }
+
+    /// This driver's `block_on` task, created on first use.
+    pub(crate) fn own_task(&self) -> io::Result<&OwnTask> {
+        if let Some(own) = self.shared.own_task.get() {
+            return Ok(own);
+        }
+        let own = OwnTask::new(self.waker()?);
+        Ok(self.shared.own_task.get_or_init(|| own))
     }
 
     /// Forgets the waiter of `key`: its output is dropped on completion, and the OS is asked

@@ -198,7 +198,7 @@ impl<T: Op> Future for IoFuture<T> {
         let this = self.get_mut();
         let key = match std::mem::replace(&mut this.state, State::Done) {
             State::Unsubmitted(op, deadline) => {
-                let waiter = Waiter::Task(cx.waker().clone());
+                let waiter = this.driver.task_waiter(cx.waker());
                 return match this.driver.start(op, deadline, waiter) {
                     Start::Running(key) => {
                         this.state = State::Submitted(key);

@@ -34,20 +34,25 @@ impl Key {
         Key::new(NO_SLOT, 0)
     }
 
+    #[inline]
     fn new(index: u32, generation: u32) -> Key {
         Key(u64::from(generation) << 32 | u64::from(index))
     }
+    #[inline]
     fn index(self) -> usize {
         (self.0 & 0xffff_ffff) as usize
     }
+    #[inline]
     fn generation(self) -> u32 {
         (self.0 >> 32) as u32 & GENERATION_MASK
     }
     /// The key as the kernel's `user_data` (bit 63 is free for the backend's tags).
+    #[inline]
     pub(crate) fn to_user_data(self) -> u64 {
         self.0
     }
     /// Reads a key back from `user_data`, ignoring the backend's tag bits.
+    #[inline]
     pub(crate) fn from_user_data(data: u64) -> Key {
         Key(data & !(1 << 63))
     }
@@ -62,6 +67,9 @@ pub(crate) enum Waiter {
     None,
     /// A future, woken on completion.
     Task(Waker),
+    /// A future of the driver's own `block_on` task: completions only raise a flag, and the
+    /// task is woken once per dispatch round (no waker clone or wake per operation).
+    OwnTask,
     /// A callback: receives `&mut Option<T::Output>` as `dyn Any`.
     Callback(ErasedCallback),
     /// The handle was dropped: complete and drop the output (closing any created fd).
@@ -145,8 +153,11 @@ pub(crate) struct Table {
     /// Completed keys whose waiter (a task, a callback, or a detached handle) still has to
     /// be told.
     ready: VecDeque<Key>,
-    /// Completions nobody is told about (the waiter polls for them), counted for `run`.
+    /// Completions nobody is told about one by one (the waiter polls for them, or is the
+    /// driver's own task), counted for `run`.
     silent: u64,
+    /// An operation of the driver's own task completed since the last dispatch.
+    own_task_woken: bool,
 }
 
 impl Table {
@@ -159,6 +170,7 @@ impl Table {
             awaiting_os: 0,
             ready: VecDeque::with_capacity(capacity.min(1024)),
             silent: 0,
+            own_task_woken: false,
         }
     }
 
@@ -168,29 +180,35 @@ impl Table {
     }
 
     /// Operations whose OS completion has not arrived yet.
+    #[inline]
     pub(crate) fn awaiting_os(&self) -> usize {
         self.awaiting_os
     }
 
     /// How many completions so far had no waiter to tell (see [`Waiter::None`]).
+    #[inline]
     pub(crate) fn silent_completions(&self) -> u64 {
         self.silent
     }
 
     /// Whether completed operations wait to be dispatched.
+    #[inline]
     pub(crate) fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }
 
+    #[inline]
     fn slot(&self, index: usize) -> &Slot {
         &self.chunks[index / CHUNK][index % CHUNK]
     }
 
+    #[inline]
     fn slot_mut(&mut self, index: usize) -> &mut Slot {
         &mut self.chunks[index / CHUNK][index % CHUNK]
     }
 
     /// The slot of `key` if the key is current and the slot is occupied.
+    #[inline]
     fn live(&mut self, key: Key) -> Option<&mut Slot> {
         let index = key.index();
         if index >= self.chunks.len() * CHUNK {
@@ -271,6 +289,7 @@ impl Table {
 
     /// Records an OS completion for `key`. `deadline` marks the completion of the deadline
     /// linked to the operation rather than of the operation itself.
+    #[inline]
     pub(crate) fn complete(&mut self, key: Key, result: io::Result<u32>, deadline: bool) {
         let Some(slot) = self.live(key) else { return };
         if slot.state != State::InFlight {
@@ -293,12 +312,18 @@ impl Table {
                 }
             }
             slot.state = State::Completed;
-            let silent = matches!(slot.waiter, Waiter::None);
+            let waiter = match slot.waiter {
+                Waiter::None => Some(false),
+                Waiter::OwnTask => Some(true),
+                _ => None,
+            };
             self.awaiting_os -= 1;
-            if silent {
-                self.silent += 1;
-            } else {
-                self.ready.push_back(key);
+            match waiter {
+                Some(own_task) => {
+                    self.silent += 1;
+                    self.own_task_woken |= own_task;
+                }
+                None => self.ready.push_back(key),
             }
         }
     }
@@ -310,7 +335,26 @@ impl Table {
         self.complete(key, result, false);
     }
 
+    /// Whether an operation of the driver's own task completed since the last call.
+    #[inline]
+    pub(crate) fn take_own_task_woken(&mut self) -> bool {
+        mem::take(&mut self.own_task_woken)
+    }
+
+    /// Whether `key`'s waiter is the driver's own task.
+    #[inline]
+    pub(crate) fn has_own_task(&mut self, key: Key) -> bool {
+        matches!(
+            self.live(key),
+            Some(Slot {
+                waiter: Waiter::OwnTask,
+                ..
+            })
+        )
+    }
+
     /// Whether `key`'s waiter is a callback.
+    #[inline]
     pub(crate) fn has_callback(&mut self, key: Key) -> bool {
         matches!(
             self.live(key),
@@ -322,6 +366,7 @@ impl Table {
     }
 
     /// Whether `key` already holds a waker that wakes the same task as `waker`.
+    #[inline]
     pub(crate) fn has_waker(&mut self, key: Key, waker: &Waker) -> bool {
         matches!(self.live(key), Some(Slot { waiter: Waiter::Task(old), .. }) if old.will_wake(waker))
     }
@@ -377,6 +422,7 @@ impl Table {
     }
 
     /// Pops the next completed key and says what to do about it.
+    #[inline]
     pub(crate) fn next_action(&mut self) -> Option<(Key, Action)> {
         let key = self.ready.pop_front()?;
         let Some(slot) = self.live(key) else {
@@ -386,7 +432,7 @@ impl Table {
             return Some((key, Action::Nothing));
         }
         let action = match mem::replace(&mut slot.waiter, Waiter::None) {
-            Waiter::None => Action::Nothing,
+            Waiter::None | Waiter::OwnTask => Action::Nothing,
             Waiter::Task(waker) => Action::Wake(waker),
             waiter @ (Waiter::Callback(_) | Waiter::Detached) => {
                 slot.waiter = waiter;

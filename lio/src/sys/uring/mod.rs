@@ -158,6 +158,7 @@ impl Engine {
     }
 
     /// Pushes entries, flushing the submission queue to the kernel first if they do not fit.
+    #[inline]
     fn push(&mut self, table: &mut Table, entries: &[squeue::Entry]) {
         loop {
             let mut sq = self.ring.submission();
