@@ -234,15 +234,22 @@ impl Lio {
                 // SAFETY: the table hands out the finish function monomorphised for the type
                 // stored under `key`, and only for a completed slot.
                 Action::Finish(finish) => unsafe { finish(&self.shared, key) },
+                Action::Run(callback) => callback(),
                 Action::Nothing => {}
             }
         }
     }
 
+    /// Runs `callback` from the next `run` (see [`Table::defer`]).
+    pub(crate) fn defer(&self, callback: Box<dyn FnOnce()>) {
+        self.shared.table_mut().defer(callback);
+    }
+
     /// Stores and submits an operation. An operation that finishes at once (inline, with an
-    /// argument error, or because the driver is full) is handed back as `Done`, unless its
-    /// waiter is a callback: callbacks always run from `run`, never from the submitter's
-    /// stack, so a chain of callbacks cannot grow the stack.
+    /// argument error, or because the driver is full) is handed back as `Done`; the caller
+    /// must not run a callback waiter from there but [`defer`](Lio::defer) it: callbacks
+    /// always run from `run`, never on the submitter's stack, so that a chain of callbacks
+    /// cannot grow the stack.
     pub(crate) fn start<T: Op>(
         &self,
         op: T,

@@ -60,7 +60,8 @@ impl<T: Op> Io<T> {
 
     /// Submits the operation and calls `callback` with its output on the driver thread,
     /// from [`Lio::run`] (after the completion queue was drained, so it may submit new
-    /// operations). If the driver is full the callback runs at once with the error.
+    /// operations). If the driver is full, the callback gets the `WouldBlock` error, also
+    /// from the next `run`.
     ///
     /// A callback that owns a [`Lio`] handle keeps the driver alive until it runs: attached
     /// to an operation that never completes (a read on a pipe nobody writes), that is a
@@ -93,7 +94,8 @@ impl<T: Op> Io<T> {
             Start::Running(key) => CancelToken { key },
             Start::Done(output, waiter) => {
                 if let Waiter::Callback(callback) = waiter {
-                    callback(&mut Some(output));
+                    self.driver
+                        .defer(Box::new(move || callback(&mut Some(output))));
                 }
                 CancelToken { key: Key::none() }
             }

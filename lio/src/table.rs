@@ -87,6 +87,8 @@ enum State {
 pub(crate) enum Action {
     Wake(Waker),
     Finish(FinishFn),
+    /// A callback whose operation never got a slot (the driver was full).
+    Run(Box<dyn FnOnce()>),
     Nothing,
 }
 
@@ -158,6 +160,8 @@ pub(crate) struct Table {
     silent: u64,
     /// An operation of the driver's own task completed since the last dispatch.
     own_task_woken: bool,
+    /// Callbacks of operations refused for lack of a slot, run by the next dispatch.
+    deferred: VecDeque<Box<dyn FnOnce()>>,
 }
 
 impl Table {
@@ -171,6 +175,7 @@ impl Table {
             ready: VecDeque::with_capacity(capacity.min(1024)),
             silent: 0,
             own_task_woken: false,
+            deferred: VecDeque::new(),
         }
     }
 
@@ -194,7 +199,13 @@ impl Table {
     /// Whether completed operations wait to be dispatched.
     #[inline]
     pub(crate) fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+        !self.ready.is_empty() || !self.deferred.is_empty()
+    }
+
+    /// Queues `callback` to run from the next dispatch (a callback must never run on the
+    /// submitter's stack, or a chain of them could grow it without bound).
+    pub(crate) fn defer(&mut self, callback: Box<dyn FnOnce()>) {
+        self.deferred.push_back(callback);
     }
 
     #[inline]
@@ -424,7 +435,10 @@ impl Table {
     /// Pops the next completed key and says what to do about it.
     #[inline]
     pub(crate) fn next_action(&mut self) -> Option<(Key, Action)> {
-        let key = self.ready.pop_front()?;
+        let Some(key) = self.ready.pop_front() else {
+            let callback = self.deferred.pop_front()?;
+            return Some((Key::none(), Action::Run(callback)));
+        };
         let Some(slot) = self.live(key) else {
             return Some((key, Action::Nothing));
         };

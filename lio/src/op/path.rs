@@ -217,25 +217,33 @@ impl Close {
 impl Drop for Close {
     fn drop(&mut self) {
         if let Ok(fd) = self.fd {
-            // SAFETY: we own `fd` and it was never handed to the kernel's close (submission
-            // replaces it with an error first).
+            // SAFETY: we own `fd`: it was never handed to the kernel's close (`hand_over`
+            // replaces it with an error when it is).
             drop(unsafe { OwnedFd::from_raw_fd(fd) });
         }
     }
 }
 
 impl Close {
-    /// Takes the descriptor for submission, so that dropping the op no longer closes it.
-    pub(crate) fn take_fd(&mut self) -> io::Result<RawFd> {
-        std::mem::replace(
-            &mut self.fd,
-            Err(io::Error::other("lio: close already submitted")),
-        )
+    /// The descriptor to close, or the error found when the op was made.
+    pub(crate) fn raw_fd(&self) -> io::Result<RawFd> {
+        match &self.fd {
+            Ok(fd) => Ok(*fd),
+            Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+
+    /// Records that the kernel now owns the descriptor, so that dropping the op no longer
+    /// closes it.
+    pub(crate) fn hand_over(&mut self) {
+        self.fd = Err(io::Error::other("lio: close already submitted"));
     }
 }
 
 impl Op for Close {
     type Output = io::Result<()>;
+    // Closing releases resources: a full driver must still be able to do it.
+    const USES_RESERVE: bool = true;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         result.map(drop)
     }

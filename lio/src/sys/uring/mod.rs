@@ -133,6 +133,7 @@ impl Engine {
             }
         }
         let entry = entry.user_data(key.to_user_data());
+        op.submitted();
         match deadline {
             None => self.push(table, &[entry]),
             Some(after) => {

@@ -20,6 +20,11 @@ pub trait UringOp {
     fn try_inline(&mut self, _ctx: &PrepareContext) -> Option<io::Result<u32>> {
         None
     }
+
+    /// Called once the SQE is in the submission queue: from here on the kernel acts on it
+    /// (a close now belongs to the kernel). Not called if the operation finished without
+    /// the kernel.
+    fn submitted(&mut self) {}
 }
 
 fn fd(res: &crate::Resource) -> types::Fd {
@@ -165,8 +170,12 @@ impl UringOp for op::OpenAt {
 
 impl UringOp for op::Close {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let raw = self.take_fd()?;
+        let raw = self.raw_fd()?;
         Ok(opcode::Close::new(types::Fd(raw)).build())
+    }
+
+    fn submitted(&mut self) {
+        self.hand_over();
     }
 }
 

@@ -1,0 +1,106 @@
+//! A cancel token names one operation, never its table slot: once the operation has finished
+//! and its slot holds a new operation, cancelling with the old token reports `NotFound` and
+//! leaves the new occupant running. The token of an operation rejected by a full driver
+//! cancels nothing either.
+
+use lio::{Lio, Resource};
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A blocking pipe: the read end as a lio resource, the write end as a plain descriptor.
+fn pipe() -> (Resource, OwnedFd) {
+    let (reader, writer) =
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe2 failed");
+    (Resource::from(reader), writer)
+}
+
+type Outcome = Rc<RefCell<Option<Result<usize, Option<i32>>>>>;
+
+/// Submits a read on an empty pipe with a callback that records its outcome.
+fn read_with_callback(lio: &Lio, reader: &Resource) -> (lio::op::CancelToken, Outcome) {
+    let outcome: Outcome = Rc::new(RefCell::new(None));
+    let slot = outcome.clone();
+    let token = lio
+        .read(reader, vec![0u8; 16])
+        .when_done(move |(r, _)| *slot.borrow_mut() = Some(r.map_err(|e| e.raw_os_error())));
+    (token, outcome)
+}
+
+fn run_until(lio: &Lio, what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out: {what}"
+        );
+        lio.run_timeout(Duration::from_millis(20)).unwrap();
+    }
+}
+
+#[test]
+fn stale_token_never_cancels_the_next_occupant_of_its_slot() {
+    // Two slots: one for the reads (reused), one for the cancel.
+    let lio = Lio::builder().capacity(2).build().unwrap();
+    let (reader, writer) = pipe();
+    for round in 0..100 {
+        let (old_token, old) = read_with_callback(&lio, &reader);
+        rustix::io::write(&writer, b"a").unwrap();
+        run_until(&lio, "the first read completes", || old.borrow().is_some());
+        assert_eq!(*old.borrow(), Some(Ok(1)));
+        // The new read takes the slot the old one freed (the free list is last-in, first-out),
+        // with the next generation.
+        let (new_token, new) = read_with_callback(&lio, &reader);
+        assert_ne!(old_token, new_token);
+        let cancelled = lio.cancel(old_token).wait();
+        assert_eq!(
+            cancelled.map_err(|e| e.kind()),
+            Err(ErrorKind::NotFound),
+            "round {round}: a stale token must find nothing"
+        );
+        lio.run_timeout(Duration::from_millis(1)).unwrap();
+        assert!(
+            new.borrow().is_none(),
+            "round {round}: a stale token cancelled the slot's next occupant"
+        );
+        rustix::io::write(&writer, b"b").unwrap();
+        run_until(&lio, "the second read completes", || new.borrow().is_some());
+        assert_eq!(*new.borrow(), Some(Ok(1)));
+    }
+}
+
+#[test]
+fn token_of_a_rejected_operation_cancels_nothing() {
+    let lio = Lio::builder().capacity(2).build().unwrap();
+    let (reader, writer) = pipe();
+    let (_, running) = read_with_callback(&lio, &reader);
+    let (_, filler) = read_with_callback(&lio, &reader);
+    // The driver is full: this one is rejected at once and gets a token naming nothing; its
+    // callback runs from the next run.
+    let (rejected_token, rejected) = read_with_callback(&lio, &reader);
+    lio.try_run().unwrap();
+    assert_eq!(
+        *rejected.borrow(),
+        Some(Err(None)),
+        "rejected with a lio error"
+    );
+    // One byte completes one of the two reads (either), which frees a slot for the cancel.
+    rustix::io::write(&writer, b"x").unwrap();
+    run_until(&lio, "one read completes", || {
+        running.borrow().is_some() || filler.borrow().is_some()
+    });
+    let cancelled = lio.cancel(rejected_token).wait();
+    assert_eq!(cancelled.map_err(|e| e.kind()), Err(ErrorKind::NotFound));
+    lio.run_timeout(Duration::from_millis(1)).unwrap();
+    let pending = [&running, &filler]
+        .iter()
+        .filter(|o| o.borrow().is_none())
+        .count();
+    assert_eq!(pending, 1, "the rejected op's token cancelled a live read");
+    rustix::io::write(&writer, b"y").unwrap();
+    run_until(&lio, "the other read completes", || {
+        running.borrow().is_some() && filler.borrow().is_some()
+    });
+}
