@@ -1,6 +1,6 @@
 //! [`Builder`]: driver settings.
 
-use crate::Lio;
+use crate::{Backend, Lio};
 use std::io;
 
 /// Settings for a [`Lio`] driver.
@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) entries: u32,
     pub(crate) capacity: usize,
     pub(crate) inline_write_max: usize,
+    pub(crate) backend: Option<Backend>,
+    pub(crate) pool_threads: usize,
 }
 
 impl Default for Builder {
@@ -29,6 +31,8 @@ impl Default for Builder {
                 entries: 256,
                 capacity: 4096,
                 inline_write_max: 64 * 1024,
+                backend: None,
+                pool_threads: 16,
             },
         }
     }
@@ -64,12 +68,29 @@ impl Builder {
         self
     }
 
+    /// Forces a backend instead of choosing one. Without this, `LIO_BACKEND` (`io_uring` or
+    /// `epoll`) decides, and without that lio uses io_uring and falls back to epoll when the
+    /// kernel refuses io_uring (see [`Lio::fallback_reason`]). A forced backend never falls
+    /// back: if it cannot start, `build` fails.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.config.backend = Some(backend);
+        self
+    }
+
+    /// The most threads of the blocking pool, which runs operations that have no
+    /// asynchronous path on the chosen backend (file I/O on epoll, opcodes an old kernel's
+    /// io_uring lacks). Threads start on demand. Default 16; at least 1.
+    pub fn pool_threads(mut self, threads: usize) -> Self {
+        self.config.pool_threads = threads.max(1);
+        self
+    }
+
     /// Creates the driver.
     ///
     /// # Errors
     ///
-    /// Fails if the kernel refuses to set up io_uring (`EPERM` under a seccomp profile,
-    /// `ENOSYS` on old kernels, `ENOMEM` when locked memory runs out).
+    /// Fails if the forced backend (or, when none is forced, both io_uring and epoll) cannot
+    /// start, or if `LIO_BACKEND` names an unknown backend.
     pub fn build(self) -> io::Result<Lio> {
         Lio::with_config(self.config)
     }

@@ -4,12 +4,11 @@ use crate::block_on::OwnTask;
 use crate::builder::{Builder, Config};
 use crate::io::Io;
 use crate::op::{Cancel, CancelToken, Op};
-use crate::sys::{Engine, WaitMode};
+use crate::sys::{Engine, Notifier, WaitMode};
 use crate::table::{table_full, Action, Key, Table, Waiter};
 use std::cell::{OnceCell, RefCell, RefMut};
 use std::fmt;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -29,6 +28,48 @@ pub(crate) enum Start<T: Op> {
 pub enum Backend {
     /// Linux io_uring.
     IoUring,
+    /// Linux epoll, with file operations on lio's blocking pool: the fallback when io_uring
+    /// is unavailable (seccomp, `kernel.io_uring_disabled`, old kernels).
+    Epoll,
+}
+
+impl Backend {
+    /// The backend named by `LIO_BACKEND` (`io_uring`/`uring` or `epoll`), if set.
+    ///
+    /// # Errors
+    ///
+    /// An unknown name is an `InvalidInput` error.
+    pub fn from_env() -> io::Result<Option<Backend>> {
+        match std::env::var("LIO_BACKEND") {
+            Ok(name) => name.parse().map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = io::Error;
+
+    /// Parses `io_uring` (also `iouring`, `uring`) or `epoll`, case-insensitively.
+    fn from_str(name: &str) -> io::Result<Backend> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "io_uring" | "iouring" | "io-uring" | "uring" => Ok(Backend::IoUring),
+            "epoll" => Ok(Backend::Epoll),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("lio: unknown backend {other:?} (expected io_uring or epoll)"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::IoUring => "io_uring",
+            Backend::Epoll => "epoll",
+        })
+    }
 }
 
 /// The driver: owns the OS queue and the table of in-flight operations.
@@ -62,6 +103,7 @@ struct Inner {
     // Declared first so that the ring closes before the table frees (or leaks) slots.
     engine: Engine,
     table: Table,
+    fallback_reason: Option<String>,
 }
 
 thread_local! {
@@ -84,11 +126,15 @@ impl Lio {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Lio> {
-        let engine = Engine::new(&config)?;
+        let (engine, fallback_reason) = Engine::new(&config)?;
         let table = Table::new(config.capacity);
         Ok(Lio {
             shared: Rc::new(Shared {
-                inner: RefCell::new(Inner { engine, table }),
+                inner: RefCell::new(Inner {
+                    engine,
+                    table,
+                    fallback_reason,
+                }),
                 own_task: OnceCell::new(),
             }),
         })
@@ -133,7 +179,13 @@ impl Lio {
 
     /// The OS mechanism this driver uses.
     pub fn backend(&self) -> Backend {
-        Backend::IoUring
+        self.shared.inner.borrow().engine.backend()
+    }
+
+    /// Why this driver runs on a fallback backend (e.g. "io_uring unavailable (Operation not
+    /// permitted); using epoll"), or `None` if it runs on the first choice or a forced one.
+    pub fn fallback_reason(&self) -> Option<String> {
+        self.shared.inner.borrow().fallback_reason.clone()
     }
 
     /// The most operations this driver keeps in flight at once.
@@ -173,9 +225,9 @@ impl Lio {
     /// thread.
     pub fn waker(&self) -> io::Result<LioWaker> {
         let mut inner = self.shared.inner.borrow_mut();
-        let Inner { engine, table } = &mut *inner;
+        let Inner { engine, table, .. } = &mut *inner;
         Ok(LioWaker {
-            fd: engine.waker_fd(table)?,
+            notifier: engine.notifier(table),
         })
     }
 
@@ -189,7 +241,7 @@ impl Lio {
         loop {
             let (woke, idle, silent) = {
                 let mut inner = self.shared.inner.borrow_mut();
-                let Inner { engine, table } = &mut *inner;
+                let Inner { engine, table, .. } = &mut *inner;
                 let before = table.silent_completions();
                 let idle = table.awaiting_os() == 0 && !park;
                 let mode = match mode {
@@ -257,7 +309,7 @@ impl Lio {
         waiter: Waiter,
     ) -> Start<T> {
         let mut inner = self.shared.inner.borrow_mut();
-        let Inner { engine, table } = &mut *inner;
+        let Inner { engine, table, .. } = &mut *inner;
         let inserted = match table.insert(op, waiter) {
             Ok(inserted) => inserted,
             Err((op, waiter)) => {
@@ -341,7 +393,7 @@ impl Lio {
             return;
         }
         let mut inner = self.shared.inner.borrow_mut();
-        let Inner { engine, table } = &mut *inner;
+        let Inner { engine, table, .. } = &mut *inner;
         let (cancel, old) = table.detach(key);
         if cancel {
             engine.cancel(table, key);
@@ -384,15 +436,20 @@ impl fmt::Debug for Lio {
 }
 
 /// Wakes a blocked [`Lio::run`] from any thread (an eventfd write).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct LioWaker {
-    fd: Arc<OwnedFd>,
+    notifier: Arc<Notifier>,
+}
+
+impl fmt::Debug for LioWaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LioWaker").finish_non_exhaustive()
+    }
 }
 
 impl LioWaker {
     /// Makes the driver's current or next blocking `run` return.
     pub fn wake(&self) {
-        // A full counter (EAGAIN) means a wake-up is already pending.
-        let _ = rustix::io::write(&*self.fd, &1u64.to_ne_bytes());
+        self.notifier.wake_user();
     }
 }

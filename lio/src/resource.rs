@@ -26,6 +26,10 @@ pub struct Resource {
     inner: Arc<Inner>,
 }
 
+/// A [`Resource`] handle that does not keep the descriptor open; it tells whether a
+/// descriptor number still belongs to the same `Resource`.
+pub(crate) struct WeakResource(std::sync::Weak<Inner>);
+
 struct Inner {
     fd: OwnedFd,
     /// Lazily computed [`FileKind`], as `FileKind as u8`, `UNKNOWN` until first asked.
@@ -34,12 +38,14 @@ struct Inner {
 
 const UNKNOWN: u8 = u8::MAX;
 
-/// What the driver needs to know about a descriptor to pick a fast path.
+/// What the driver needs to know about a descriptor to pick a path for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileKind {
     /// A regular file opened without `O_DIRECT`: writes land in the page cache.
     BufferedFile,
-    /// Anything else: pipes, sockets, devices, directories, `O_DIRECT` files.
+    /// A pipe, FIFO or socket: pollable, and `RWF_NOWAIT` reads and writes never block.
+    Stream,
+    /// Anything else: devices, directories, `O_DIRECT` files, anonymous inodes.
     Other,
 }
 
@@ -47,6 +53,16 @@ impl Resource {
     /// The raw descriptor number.
     pub fn raw(&self) -> RawFd {
         self.inner.fd.as_raw_fd()
+    }
+
+    /// Whether `self` and `other` are clones of one `Resource` (not just equal numbers).
+    pub(crate) fn same_as(&self, other: &WeakResource) -> bool {
+        std::ptr::eq(Arc::as_ptr(&self.inner), other.0.as_ptr())
+    }
+
+    /// A handle that does not keep the descriptor open.
+    pub(crate) fn downgrade(&self) -> WeakResource {
+        WeakResource(Arc::downgrade(&self.inner))
     }
 
     /// Takes the descriptor out if this is the last reference; otherwise gives `self` back.
@@ -62,7 +78,8 @@ impl Resource {
     pub(crate) fn kind(&self) -> FileKind {
         match self.inner.kind.load(Ordering::Relaxed) {
             0 => FileKind::BufferedFile,
-            1 => FileKind::Other,
+            1 => FileKind::Stream,
+            2 => FileKind::Other,
             _ => {
                 let kind = probe_kind(self.as_fd()).unwrap_or(FileKind::Other);
                 self.inner.kind.store(kind as u8, Ordering::Relaxed);
@@ -75,8 +92,10 @@ impl Resource {
 fn probe_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
     use rustix::fs::{fstat, FileType, OFlags};
     let stat = fstat(fd)?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Ok(FileKind::Other);
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => {}
+        FileType::Fifo | FileType::Socket => return Ok(FileKind::Stream),
+        _ => return Ok(FileKind::Other),
     }
     let flags = rustix::fs::fcntl_getfl(fd)?;
     Ok(if flags.contains(OFlags::DIRECT) {

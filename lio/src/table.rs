@@ -26,7 +26,7 @@ const GENERATION_MASK: u32 = 0x7fff_ffff;
 
 /// Identifies one submitted operation: slot index in the low 32 bits, generation above.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Key(u64);
+pub struct Key(u64);
 
 impl Key {
     /// A key that names no slot (cancelling it finds nothing).
@@ -267,6 +267,7 @@ impl Table {
         slot.result = None;
         slot.waiter = waiter;
         slot.finish = Some(finish::<T>);
+        slot.extra = crate::sys::SlotExtra::default();
         let key = Key::new(index as u32, slot.generation);
         let extra: *mut crate::sys::SlotExtra = &mut slot.extra;
         self.free_head = next_free;
@@ -344,6 +345,23 @@ impl Table {
     pub(crate) fn complete_now(&mut self, key: Key, result: io::Result<u32>) {
         self.set_pending(key, 1);
         self.complete(key, result, false);
+    }
+
+    /// Where the readiness engine keeps `key`, if it is still waiting for the OS.
+    #[inline]
+    pub(crate) fn location(&mut self, key: Key) -> Option<crate::sys::Location> {
+        match self.live(key) {
+            Some(slot) if slot.state == State::InFlight => Some(slot.extra.location),
+            _ => None,
+        }
+    }
+
+    /// Records where the readiness engine keeps `key`.
+    #[inline]
+    pub(crate) fn set_location(&mut self, key: Key, location: crate::sys::Location) {
+        if let Some(slot) = self.live(key) {
+            slot.extra.location = location;
+        }
     }
 
     /// Whether an operation of the driver's own task completed since the last call.

@@ -13,7 +13,7 @@ mod time;
 pub(crate) use fs::iovecs;
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
 pub use misc::{Cancel, CancelToken, Nop};
-pub(crate) use path::dir_fd;
+pub(crate) use path::{dir_fd, path_ptr};
 pub use path::{
     Close, FileStat, LinkAt, MkdirAt, OpenAt, OpenOptions, RenameAt, Statx, SymlinkAt, UnlinkAt,
 };
@@ -54,4 +54,15 @@ pub(crate) fn checked_offset(offset: Option<u64>) -> io::Result<u64> {
             format!("lio: offset {off} exceeds the largest file offset (i64::MAX)"),
         )),
     }
+}
+
+/// The `iovec` count as the kernel takes it, at most `IOV_MAX` (1024).
+pub(crate) fn iovec_count(n: usize) -> io::Result<u32> {
+    if n > 1024 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("lio: {n} buffers exceed the vectored I/O limit of 1024"),
+        ));
+    }
+    Ok(n as u32)
 }

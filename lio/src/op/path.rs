@@ -20,6 +20,14 @@ pub(crate) fn c_path(path: &Path) -> io::Result<CString> {
     })
 }
 
+/// The path's pointer, or the error found when the path was converted.
+pub(crate) fn path_ptr(path: &io::Result<CString>) -> io::Result<*const libc::c_char> {
+    match path {
+        Ok(path) => Ok(path.as_ptr()),
+        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
 /// The directory descriptor for an `*at` call: the given directory or the working directory.
 pub(crate) fn dir_fd(dir: &Option<Resource>) -> RawFd {
     dir.as_ref().map_or(libc::AT_FDCWD, Resource::raw)

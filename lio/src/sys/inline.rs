@@ -9,18 +9,61 @@
 //! [`Builder::inline_write_max`](crate::Builder::inline_write_max) bytes, or to anything else
 //! (pipes, sockets, `O_DIRECT` files), go to the OS queue as usual.
 
+use super::PrepareContext;
 use crate::buf::IoBuf;
+use crate::op::{self, checked_offset};
 use crate::resource::FileKind;
 use crate::Resource;
 use std::io::{self, IoSlice};
 
+/// Operations that may be done inline as a buffered write, whatever the backend.
+pub(crate) trait InlineWrite {
+    /// Does the write now and returns its result, if it qualifies.
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>>;
+}
+
+impl<B: IoBuf> InlineWrite for op::Write<B> {
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        if !wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) {
+            return None;
+        }
+        if let Err(e) = checked_offset(self.offset) {
+            return Some(Err(e));
+        }
+        let bytes = bytes(&self.buf, op::MAX_RW);
+        Some(write(&self.fd, &[IoSlice::new(bytes)], self.offset))
+    }
+}
+
+impl<B: IoBuf> InlineWrite for op::Writev<B> {
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        let total = self
+            .bufs
+            .iter()
+            .map(IoBuf::buf_len)
+            .fold(0usize, usize::saturating_add);
+        if !wants_inline(&self.fd, total, ctx.inline_write_max) {
+            return None;
+        }
+        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
+            return Some(Err(e));
+        }
+        let slices: Vec<IoSlice<'_>> = self
+            .bufs
+            .iter()
+            .map(|b| IoSlice::new(bytes(b, op::MAX_RW)))
+            .collect();
+        Some(write(&self.fd, &slices, self.offset))
+    }
+}
+
 /// Whether a write of `len` bytes to `fd` should be done inline.
-pub(crate) fn wants_inline(fd: &Resource, len: usize, max: usize) -> bool {
+fn wants_inline(fd: &Resource, len: usize, max: usize) -> bool {
     len <= max && max > 0 && fd.kind() == FileKind::BufferedFile
 }
 
 /// Writes `bufs` to `fd` at `offset` (or the file position), retrying `EINTR`.
-pub(crate) fn write(fd: &Resource, bufs: &[IoSlice<'_>], offset: Option<u64>) -> io::Result<u32> {
+fn write(fd: &Resource, bufs: &[IoSlice<'_>], offset: Option<u64>) -> io::Result<u32> {
     loop {
         let result = match (bufs, offset) {
             ([one], None) => rustix::io::write(fd, one),
@@ -37,7 +80,7 @@ pub(crate) fn write(fd: &Resource, bufs: &[IoSlice<'_>], offset: Option<u64>) ->
 }
 
 /// The initialised bytes of `buf`, capped at `max`.
-pub(crate) fn bytes<B: IoBuf>(buf: &B, max: usize) -> &[u8] {
+fn bytes<B: IoBuf>(buf: &B, max: usize) -> &[u8] {
     let len = buf.buf_len().min(max);
     if len == 0 {
         return &[];

@@ -23,24 +23,143 @@
 //! folder (io_uring: "prepare an SQE"), never a `match` over all operations.
 
 #[cfg(target_os = "linux")]
+mod blocking;
+#[cfg(target_os = "linux")]
 mod inline;
+#[cfg(target_os = "linux")]
+mod notify;
+#[cfg(target_os = "linux")]
+mod readiness;
 #[cfg(target_os = "linux")]
 mod uring;
 
 #[cfg(not(target_os = "linux"))]
-compile_error!("lio currently supports Linux (io_uring); kqueue and IOCP backends are planned");
+compile_error!(
+    "lio currently supports Linux (io_uring, epoll); kqueue and IOCP backends are planned"
+);
 
 #[cfg(target_os = "linux")]
-pub(crate) use uring::{Engine, SlotExtra, Timespec};
+pub(crate) use notify::Notifier;
+#[cfg(target_os = "linux")]
+pub(crate) use uring::Timespec;
+
+use crate::builder::Config;
+use crate::table::{Inserted, Key, Table};
+use crate::Backend;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything a backend of this platform needs from an operation. Sealed: the module is
 /// private, so only lio's own operations implement it.
 #[cfg(target_os = "linux")]
-pub trait SysOp: uring::UringOp {}
+pub trait SysOp: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp {}
 
 #[cfg(target_os = "linux")]
-impl<T: uring::UringOp> SysOp for T {}
+impl<T: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp> SysOp for T {}
 
+/// What an operation's backend half sees when it is prepared: the driver's settings.
+pub struct PrepareContext {
+    pub(crate) inline_write_max: usize,
+}
+
+/// Where the readiness engine keeps a running operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// Not parked (finished, or run by the OS itself).
+    #[default]
+    None,
+    /// Queued on a descriptor for a direction.
+    Fd(std::os::fd::RawFd, readiness::Interest),
+    /// On the blocking pool.
+    Pool,
+    /// A sleep on the timer heap.
+    Timer,
+}
+
+/// Per-slot data a backend needs at a fixed address while the operation runs.
+#[derive(Default)]
+pub(crate) struct SlotExtra {
+    /// io_uring: the linked timeout's timespec, read by the kernel at submission.
+    pub(crate) deadline: Timespec,
+    /// Readiness engine: where the operation waits.
+    pub(crate) location: Location,
+}
+
+/// The engine of a driver: one backend, chosen at run time.
+pub(crate) enum Engine {
+    Uring(uring::Engine),
+    Readiness(readiness::Engine),
+}
+
+/// Calls the same method on whichever backend runs.
+macro_rules! on_backend {
+    ($engine:expr, $backend:ident => $call:expr) => {
+        match $engine {
+            Engine::Uring($backend) => $call,
+            Engine::Readiness($backend) => $call,
+        }
+    };
+}
+
+impl Engine {
+    /// Starts the backend `config` (or `LIO_BACKEND`) asks for; without a request, io_uring,
+    /// falling back to epoll when the kernel refuses io_uring. Returns the engine and the
+    /// reason for a fallback.
+    pub(crate) fn new(config: &Config) -> io::Result<(Engine, Option<String>)> {
+        let wanted = match config.backend {
+            Some(backend) => Some(backend),
+            None => Backend::from_env()?,
+        };
+        match wanted {
+            Some(Backend::IoUring) => Ok((Engine::Uring(uring::Engine::new(config)?), None)),
+            Some(Backend::Epoll) => Ok((Engine::Readiness(readiness::Engine::new(config)?), None)),
+            None => match uring::Engine::new(config) {
+                Ok(engine) => Ok((Engine::Uring(engine), None)),
+                Err(e) if uring::may_fall_back(&e) => {
+                    let reason = format!("io_uring unavailable ({e}); using epoll");
+                    Ok((
+                        Engine::Readiness(readiness::Engine::new(config)?),
+                        Some(reason),
+                    ))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Engine::Uring(_) => Backend::IoUring,
+            Engine::Readiness(_) => Backend::Epoll,
+        }
+    }
+
+    pub(crate) fn start<T: SysOp>(
+        &mut self,
+        table: &mut Table,
+        inserted: Inserted<T>,
+        deadline: Option<Duration>,
+    ) -> Option<io::Result<u32>> {
+        on_backend!(self, engine => engine.start(table, inserted, deadline))
+    }
+
+    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+        on_backend!(self, engine => engine.cancel(table, key))
+    }
+
+    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+        on_backend!(self, engine => engine.wait(table, mode))
+    }
+
+    pub(crate) fn notifier(&mut self, table: &mut Table) -> Arc<Notifier> {
+        on_backend!(self, engine => engine.notifier(table))
+    }
+
+    pub(crate) fn shutdown(&mut self, table: &mut Table) {
+        on_backend!(self, engine => engine.shutdown(table))
+    }
+}
 /// How long a backend's `wait` may block.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum WaitMode {

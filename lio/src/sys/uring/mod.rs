@@ -4,12 +4,14 @@ mod ops;
 
 pub use ops::UringOp;
 
-use super::WaitMode;
+use super::blocking::Pool;
+use super::notify::Notifier;
+use super::{PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
 use crate::table::{Inserted, Key, Table};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,24 +33,38 @@ pub(crate) fn timespec(d: Duration) -> Timespec {
     }
 }
 
-/// Per-slot data the kernel reads after submission: the deadline of a linked timeout.
-#[derive(Default)]
-pub(crate) struct SlotExtra {
-    deadline: Timespec,
-}
-
-/// What the operation-specific half sees when preparing: the backend's settings.
-pub struct PrepareContext {
-    pub(crate) inline_write_max: usize,
-}
-
 /// The io_uring driver state.
 pub(crate) struct Engine {
     ring: IoUring,
-    probe: Option<Probe>,
+    probe: Option<Box<Probe>>,
     ctx: PrepareContext,
-    waker: Option<Arc<OwnedFd>>,
+    notifier: Arc<Notifier>,
     waker_armed: bool,
+    pool: Pool,
+}
+
+/// Opcodes lio cannot do without: a kernel whose io_uring lacks one falls back to epoll.
+const REQUIRED: [u8; 8] = [
+    opcode::Nop::CODE,
+    opcode::Read::CODE,
+    opcode::Write::CODE,
+    opcode::Readv::CODE,
+    opcode::Timeout::CODE,
+    opcode::LinkTimeout::CODE,
+    opcode::AsyncCancel::CODE,
+    opcode::PollAdd::CODE,
+];
+
+/// Whether a setup error means "io_uring is not available here" (so epoll should take
+/// over) rather than a real failure: seccomp and `kernel.io_uring_disabled` (`EPERM`,
+/// `EACCES`), no io_uring at all (`ENOSYS`), locked-memory limits (`ENOMEM`), flags or sizes
+/// an old kernel rejects (`EINVAL`), or missing required opcodes (`Unsupported`).
+pub(crate) fn may_fall_back(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::Unsupported
+        || matches!(
+            error.raw_os_error(),
+            Some(libc::EPERM | libc::EACCES | libc::ENOSYS | libc::ENOMEM | libc::EINVAL)
+        )
 }
 
 impl Engine {
@@ -91,14 +107,28 @@ impl Engine {
             .submitter()
             .register_probe(&mut probe)
             .ok()
-            .map(|()| probe);
+            .map(|()| Box::new(probe));
+        if let Some(probe) = &probe {
+            let missing: Vec<u8> = REQUIRED
+                .into_iter()
+                .filter(|&code| !probe.is_supported(code))
+                .collect();
+            if !missing.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("lio: this kernel's io_uring lacks required opcodes {missing:?}"),
+                ));
+            }
+        }
+        let notifier = Arc::new(Notifier::new()?);
         Ok(Engine {
             ring,
             probe,
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,
             },
-            waker: None,
+            pool: Pool::new(config.pool_threads, notifier.clone()),
+            notifier,
             waker_armed: false,
         })
     }
@@ -106,7 +136,7 @@ impl Engine {
     /// Hands an inserted operation to the kernel. Returns its result instead if it finished
     /// without the kernel (an inline write, an argument error, an unsupported opcode): the
     /// caller then owns the slot again.
-    pub(crate) fn start<T: UringOp>(
+    pub(crate) fn start<T: SysOp>(
         &mut self,
         table: &mut Table,
         inserted: Inserted<T>,
@@ -123,14 +153,21 @@ impl Engine {
             Ok(entry) => entry,
             Err(e) => return Some(Err(e)),
         };
-        if let Some(probe) = &self.probe {
-            let code = entry.get_opcode() as u8;
-            if !probe.is_supported(code) {
-                return Some(Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    format!("lio: this kernel's io_uring lacks opcode {code}"),
-                )));
+        let supported = self
+            .probe
+            .as_ref()
+            .is_none_or(|probe| probe.is_supported(entry.get_opcode() as u8));
+        if !supported {
+            // An opcode this kernel lacks: run the operation on the blocking pool.
+            let job = match op.job() {
+                Ok(job) => job,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Err(e) = self.pool.submit(key, job) {
+                return Some(Err(e));
             }
+            self.arm_waker(table);
+            return None;
         }
         let entry = entry.user_data(key.to_user_data());
         op.submitted();
@@ -152,6 +189,14 @@ impl Engine {
 
     /// Asks the kernel to cancel `key`; its completion still arrives through the table.
     pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+        if self.pool.cancel(key) {
+            table.complete(
+                key,
+                Err(io::Error::from_raw_os_error(libc::ECANCELED)),
+                false,
+            );
+            return;
+        }
         let entry = opcode::AsyncCancel::new(key.to_user_data())
             .build()
             .user_data(IGNORED);
@@ -253,7 +298,8 @@ impl Engine {
                 match data {
                     IGNORED => {}
                     WAKER => {
-                        woke = true;
+                        woke |= self.notifier.reset();
+                        self.pool.drain(table);
                         rearm |= !cqueue::more(cqe.flags());
                     }
                     _ => {
@@ -267,16 +313,9 @@ impl Engine {
                 }
             }
         }
-        if woke {
-            if let Some(fd) = &self.waker {
-                let mut counter = [0u8; 8];
-                // Resets the eventfd; EAGAIN (already reset) is fine.
-                let _ = rustix::io::read(fd.as_fd(), &mut counter);
-            }
-            if rearm {
-                self.waker_armed = false;
-                self.arm_waker(table);
-            }
+        if rearm {
+            self.waker_armed = false;
+            self.arm_waker(table);
         }
         if self.ring.submission().cq_overflow() {
             // The kernel kept completions that did not fit: flush them into the ring.
@@ -286,25 +325,18 @@ impl Engine {
         woke
     }
 
-    /// The eventfd that wakes a blocked `wait`, creating it and arming its poll on first use.
-    pub(crate) fn waker_fd(&mut self, table: &mut Table) -> io::Result<Arc<OwnedFd>> {
-        if self.waker.is_none() {
-            let fd = rustix::event::eventfd(
-                0,
-                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
-            )?;
-            self.waker = Some(Arc::new(fd));
-        }
+    /// The notifier that wakes a blocked `wait`, its poll armed in the ring on first use.
+    pub(crate) fn notifier(&mut self, table: &mut Table) -> Arc<Notifier> {
         self.arm_waker(table);
-        Ok(self.waker.clone().expect("waker created above"))
+        self.notifier.clone()
     }
 
     fn arm_waker(&mut self, table: &mut Table) {
-        let Some(fd) = &self.waker else { return };
         if self.waker_armed {
             return;
         }
-        let entry = opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), libc::POLLIN as u32)
+        let fd = types::Fd(self.notifier.fd().as_raw_fd());
+        let entry = opcode::PollAdd::new(fd, libc::POLLIN as u32)
             .multi(true)
             .build()
             .user_data(WAKER);
@@ -321,6 +353,8 @@ impl Engine {
             let entry = opcode::AsyncCancel::new(WAKER).build().user_data(IGNORED);
             self.push(table, &[entry]);
         }
+        self.pool
+            .shutdown(table, || io::Error::from_raw_os_error(libc::ECANCELED));
         let give_up = Instant::now() + Duration::from_secs(5);
         while table.has_running() {
             let left = give_up.saturating_duration_since(Instant::now());

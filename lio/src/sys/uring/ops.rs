@@ -1,11 +1,11 @@
 //! The io_uring half of every operation: how it becomes an SQE.
 
-use super::PrepareContext;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::{self, checked_offset};
-use crate::sys::inline;
+use crate::sys::inline::InlineWrite;
+use crate::sys::PrepareContext;
 use io_uring::{opcode, squeue::Entry, types};
-use std::io::{self, IoSlice};
+use std::io;
 
 /// Prepares an operation for io_uring.
 ///
@@ -52,21 +52,14 @@ impl<B: IoBuf> UringOp for op::Write<B> {
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        if !inline::wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) {
-            return None;
-        }
-        if let Err(e) = checked_offset(self.offset) {
-            return Some(Err(e));
-        }
-        let bytes = inline::bytes(&self.buf, op::MAX_RW);
-        Some(inline::write(&self.fd, &[IoSlice::new(bytes)], self.offset))
+        InlineWrite::try_inline(self, ctx)
     }
 }
 
 impl<B: IoBufMut> UringOp for op::Readv<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let offset = checked_offset(self.offset)?;
-        let count = iovec_count(self.bufs.len())?;
+        let count = op::iovec_count(self.bufs.len())?;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter_mut()
@@ -83,7 +76,7 @@ impl<B: IoBufMut> UringOp for op::Readv<B> {
 impl<B: IoBuf> UringOp for op::Writev<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let offset = checked_offset(self.offset)?;
-        let count = iovec_count(self.bufs.len())?;
+        let count = op::iovec_count(self.bufs.len())?;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter()
@@ -97,35 +90,8 @@ impl<B: IoBuf> UringOp for op::Writev<B> {
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        let total = self
-            .bufs
-            .iter()
-            .map(IoBuf::buf_len)
-            .fold(0usize, usize::saturating_add);
-        if !inline::wants_inline(&self.fd, total, ctx.inline_write_max) {
-            return None;
-        }
-        if let Err(e) = checked_offset(self.offset).and(iovec_count(self.bufs.len())) {
-            return Some(Err(e));
-        }
-        let slices: Vec<IoSlice<'_>> = self
-            .bufs
-            .iter()
-            .map(|b| IoSlice::new(inline::bytes(b, op::MAX_RW)))
-            .collect();
-        Some(inline::write(&self.fd, &slices, self.offset))
+        InlineWrite::try_inline(self, ctx)
     }
-}
-
-/// The `iovec` count as the kernel takes it, at most `IOV_MAX` (1024).
-fn iovec_count(n: usize) -> io::Result<u32> {
-    if n > 1024 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("lio: {n} buffers exceed the vectored I/O limit of 1024"),
-        ));
-    }
-    Ok(n as u32)
 }
 
 impl UringOp for op::Fsync {
@@ -160,7 +126,7 @@ impl UringOp for op::OpenAt {
             Ok(flags) => *flags,
             Err(e) => return Err(io::Error::new(e.kind(), e.to_string())),
         };
-        let path = path_ptr(&self.path)?;
+        let path = op::path_ptr(&self.path)?;
         Ok(opcode::OpenAt::new(types::Fd(op::dir_fd(&self.dir)), path)
             .flags(flags)
             .mode(self.mode)
@@ -181,7 +147,7 @@ impl UringOp for op::Close {
 
 impl UringOp for op::Statx {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let path = path_ptr(&self.path)?;
+        let path = op::path_ptr(&self.path)?;
         let mask = libc::STATX_BASIC_STATS;
         Ok(opcode::Statx::new(
             types::Fd(op::dir_fd(&self.dir)),
@@ -197,7 +163,10 @@ impl UringOp for op::Statx {
 impl UringOp for op::RenameAt {
     fn prepare(&mut self) -> io::Result<Entry> {
         let dir = types::Fd(op::dir_fd(&self.dir));
-        Ok(opcode::RenameAt::new(dir, path_ptr(&self.from)?, dir, path_ptr(&self.to)?).build())
+        Ok(
+            opcode::RenameAt::new(dir, op::path_ptr(&self.from)?, dir, op::path_ptr(&self.to)?)
+                .build(),
+        )
     }
 }
 
@@ -209,7 +178,7 @@ impl UringOp for op::UnlinkAt {
             0
         };
         Ok(
-            opcode::UnlinkAt::new(types::Fd(op::dir_fd(&self.dir)), path_ptr(&self.path)?)
+            opcode::UnlinkAt::new(types::Fd(op::dir_fd(&self.dir)), op::path_ptr(&self.path)?)
                 .flags(flags)
                 .build(),
         )
@@ -219,7 +188,7 @@ impl UringOp for op::UnlinkAt {
 impl UringOp for op::MkdirAt {
     fn prepare(&mut self) -> io::Result<Entry> {
         Ok(
-            opcode::MkDirAt::new(types::Fd(op::dir_fd(&self.dir)), path_ptr(&self.path)?)
+            opcode::MkDirAt::new(types::Fd(op::dir_fd(&self.dir)), op::path_ptr(&self.path)?)
                 .mode(self.mode)
                 .build(),
         )
@@ -229,14 +198,20 @@ impl UringOp for op::MkdirAt {
 impl UringOp for op::SymlinkAt {
     fn prepare(&mut self) -> io::Result<Entry> {
         let dir = types::Fd(op::dir_fd(&self.dir));
-        Ok(opcode::SymlinkAt::new(dir, path_ptr(&self.target)?, path_ptr(&self.link)?).build())
+        Ok(
+            opcode::SymlinkAt::new(dir, op::path_ptr(&self.target)?, op::path_ptr(&self.link)?)
+                .build(),
+        )
     }
 }
 
 impl UringOp for op::LinkAt {
     fn prepare(&mut self) -> io::Result<Entry> {
         let dir = types::Fd(op::dir_fd(&self.dir));
-        Ok(opcode::LinkAt::new(dir, path_ptr(&self.from)?, dir, path_ptr(&self.to)?).build())
+        Ok(
+            opcode::LinkAt::new(dir, op::path_ptr(&self.from)?, dir, op::path_ptr(&self.to)?)
+                .build(),
+        )
     }
 }
 
@@ -256,13 +231,5 @@ impl UringOp for op::Nop {
 impl UringOp for op::Cancel {
     fn prepare(&mut self) -> io::Result<Entry> {
         Ok(opcode::AsyncCancel::new(self.target.key.to_user_data()).build())
-    }
-}
-
-/// The path's pointer, or the error found when the path was converted.
-fn path_ptr(path: &io::Result<std::ffi::CString>) -> io::Result<*const libc::c_char> {
-    match path {
-        Ok(path) => Ok(path.as_ptr()),
-        Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
     }
 }

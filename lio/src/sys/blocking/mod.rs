@@ -1,0 +1,224 @@
+//! The blocking pool: a small, bounded set of threads that run operations with no
+//! asynchronous path on the chosen backend (file I/O on epoll, opcodes an old kernel's
+//! io_uring lacks), and hand results back through the driver's normal completion path.
+//!
+//! A job is plain data ([`Job`]): a syscall function and raw arguments that point into the
+//! operation, which stays in its table slot until the completion is delivered. The pool runs
+//! no user code. Threads start on demand up to the configured maximum; failing to start one is
+//! an error result for the job, never a panic.
+
+mod ops;
+
+pub use ops::BlockingOp;
+
+use super::notify::Notifier;
+use crate::table::{Key, Table};
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One blocking syscall: `run(&args)` on a pool thread.
+pub struct Job {
+    pub(crate) run: unsafe fn(&JobArgs) -> io::Result<u32>,
+    pub(crate) args: JobArgs,
+}
+
+/// Raw arguments of a [`Job`]; each operation's blocking half fills what it needs.
+pub(crate) struct JobArgs {
+    pub(crate) fd: RawFd,
+    pub(crate) ptr: *mut u8,
+    pub(crate) ptr2: *const u8,
+    pub(crate) len: usize,
+    pub(crate) offset: u64,
+    pub(crate) flags: i32,
+    pub(crate) mode: u32,
+}
+
+impl Default for JobArgs {
+    fn default() -> Self {
+        JobArgs {
+            fd: -1,
+            ptr: std::ptr::null_mut(),
+            ptr2: std::ptr::null(),
+            len: 0,
+            offset: 0,
+            flags: 0,
+            mode: 0,
+        }
+    }
+}
+
+// SAFETY: the pointers refer to memory owned by an operation in the driver's table, which
+// neither moves nor is touched by the driver thread until the job's completion has been
+// delivered; the pool thread is the only user meanwhile.
+unsafe impl Send for JobArgs {}
+
+struct State {
+    queue: VecDeque<(Key, Job)>,
+    done: Vec<(Key, io::Result<u32>)>,
+    idle: usize,
+    running: usize,
+    shutdown: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Condvar,
+    finished: Condvar,
+    notifier: Arc<Notifier>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A pool thread never panics while holding the lock (it runs only syscalls), so a
+        // poisoned lock still holds consistent state.
+        self.state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+/// The pool of one driver.
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+    threads: usize,
+    max_threads: usize,
+    spare: Vec<(Key, io::Result<u32>)>,
+}
+
+impl Pool {
+    pub(crate) fn new(max_threads: usize, notifier: Arc<Notifier>) -> Pool {
+        Pool {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    done: Vec::new(),
+                    idle: 0,
+                    running: 0,
+                    shutdown: false,
+                }),
+                work: Condvar::new(),
+                finished: Condvar::new(),
+                notifier,
+            }),
+            threads: 0,
+            max_threads,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Queues a job, starting a thread if none is idle and the pool may grow. If no thread
+    /// exists and none can be started, the job is handed back with the error.
+    pub(crate) fn submit(&mut self, key: Key, job: Job) -> Result<(), io::Error> {
+        let mut state = self.shared.lock();
+        state.queue.push_back((key, job));
+        if state.idle > state.queue.len() - 1 {
+            drop(state);
+            self.shared.work.notify_one();
+            return Ok(());
+        }
+        drop(state);
+        if self.threads < self.max_threads {
+            let shared = self.shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("lio-pool".into())
+                .stack_size(64 * 1024)
+                .spawn(move || worker(&shared));
+            match spawned {
+                Ok(_) => self.threads += 1,
+                Err(e) if self.threads == 0 => {
+                    let mut state = self.shared.lock();
+                    state.queue.retain(|(queued, _)| *queued != key);
+                    return Err(e);
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `key` from the queue if no thread has started it. Returns whether it did.
+    pub(crate) fn cancel(&mut self, key: Key) -> bool {
+        let mut state = self.shared.lock();
+        let before = state.queue.len();
+        state.queue.retain(|(queued, _)| *queued != key);
+        state.queue.len() != before
+    }
+
+    /// Moves finished jobs' results into the table.
+    pub(crate) fn drain(&mut self, table: &mut Table) {
+        if self.threads == 0 {
+            return;
+        }
+        {
+            let mut state = self.shared.lock();
+            std::mem::swap(&mut state.done, &mut self.spare);
+        }
+        for (key, result) in self.spare.drain(..) {
+            table.complete(key, result, false);
+        }
+    }
+
+    /// Stops the pool: queued jobs are returned (their operations never ran), and running
+    /// ones are waited for (bounded), so that no thread touches the table afterwards.
+    /// Returns whether every running job finished.
+    pub(crate) fn shutdown(&mut self, table: &mut Table, canceled: impl Fn() -> io::Error) -> bool {
+        let mut state = self.shared.lock();
+        state.shutdown = true;
+        let queued: Vec<Key> = state.queue.drain(..).map(|(key, _)| key).collect();
+        self.shared.work.notify_all();
+        let give_up = Instant::now() + Duration::from_secs(5);
+        while state.running > 0 {
+            let left = give_up.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = match self.shared.finished.wait_timeout(state, left) {
+                Ok((state, _)) => state,
+                Err(poison) => poison.into_inner().0,
+            };
+        }
+        let all_done = state.running == 0;
+        drop(state);
+        for key in queued {
+            table.complete(key, Err(canceled()), false);
+        }
+        self.drain(table);
+        all_done
+    }
+}
+
+fn worker(shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        if let Some((key, job)) = state.queue.pop_front() {
+            state.running += 1;
+            drop(state);
+            // SAFETY: the job's pointers stay valid until its completion is delivered (see
+            // `JobArgs`), which happens only after we push the result below.
+            let result = unsafe { (job.run)(&job.args) };
+            state = shared.lock();
+            state.running -= 1;
+            let first = state.done.is_empty();
+            state.done.push((key, result));
+            if state.running == 0 {
+                shared.finished.notify_all();
+            }
+            if first {
+                shared.notifier.signal();
+            }
+            continue;
+        }
+        if state.shutdown {
+            return;
+        }
+        state.idle += 1;
+        state = match shared.work.wait(state) {
+            Ok(state) => state,
+            Err(poison) => poison.into_inner(),
+        };
+        state.idle -= 1;
+    }
+}

@@ -1,0 +1,344 @@
+//! The readiness engine, shared by every poller (epoll today, kqueue later): try the
+//! syscall now; on `WouldBlock` park the operation on its descriptor's read or write queue
+//! and retry when the poller reports readiness. Each descriptor is registered once,
+//! edge-triggered, and stays registered: no `epoll_ctl` per operation. A descriptor known to
+//! be drained is not tried again before its next edge, so the steady path makes no
+//! speculative syscall that finds nothing. Operations with no readiness path go to the
+//! blocking pool; sleeps and deadlines live in one timer heap whose nearest entry bounds the
+//! wait.
+
+mod epoll;
+mod ops;
+mod timers;
+
+pub use ops::{Plan, ReadinessOp};
+
+use super::blocking::Pool;
+use super::notify::Notifier;
+use super::{Location, PrepareContext, SysOp, WaitMode};
+use crate::builder::Config;
+use crate::resource::WeakResource;
+use crate::table::{timed_out, Inserted, Key, Table};
+use crate::Resource;
+use epoll::Epoll;
+use ops::AttemptFn;
+pub(crate) use ops::Interest;
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use timers::{TimerKind, Timers};
+
+/// The poller token of the notifier (descriptor numbers are the other tokens).
+const NOTIFIER: u64 = u64::MAX;
+
+/// An operation waiting for its descriptor.
+struct Parked {
+    key: Key,
+    op: *mut (),
+    attempt: AttemptFn,
+}
+
+/// What the engine knows about one registered descriptor.
+struct FdState {
+    owner: WeakResource,
+    readable: bool,
+    writable: bool,
+    readers: VecDeque<Parked>,
+    writers: VecDeque<Parked>,
+}
+
+impl FdState {
+    fn side(&mut self, interest: Interest) -> (&mut VecDeque<Parked>, &mut bool) {
+        match interest {
+            Interest::Read => (&mut self.readers, &mut self.readable),
+            Interest::Write => (&mut self.writers, &mut self.writable),
+        }
+    }
+}
+
+/// The readiness engine over epoll.
+pub(crate) struct Engine {
+    poller: Epoll,
+    notifier: Arc<Notifier>,
+    fds: HashMap<RawFd, FdState>,
+    timers: Timers,
+    live_timers: usize,
+    pool: Pool,
+    ctx: PrepareContext,
+    events: Vec<epoll::Readiness>,
+}
+
+fn canceled() -> io::Error {
+    io::Error::from_raw_os_error(libc::ECANCELED)
+}
+
+fn would_block(result: &io::Result<u32>) -> bool {
+    matches!(result, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+impl Engine {
+    pub(crate) fn new(config: &Config) -> io::Result<Engine> {
+        let poller = Epoll::new()?;
+        let notifier = Arc::new(Notifier::new()?);
+        poller.register(notifier.fd(), NOTIFIER)?;
+        Ok(Engine {
+            poller,
+            pool: Pool::new(config.pool_threads, notifier.clone()),
+            notifier,
+            fds: HashMap::new(),
+            timers: Timers::default(),
+            live_timers: 0,
+            ctx: PrepareContext {
+                inline_write_max: config.inline_write_max,
+            },
+            events: Vec::new(),
+        })
+    }
+
+    /// Runs an inserted operation now, or parks it (on its descriptor, on the pool, or on a
+    /// timer). Returns its result if it finished at once.
+    pub(crate) fn start<T: SysOp>(
+        &mut self,
+        table: &mut Table,
+        inserted: Inserted<T>,
+        deadline: Option<Duration>,
+    ) -> Option<io::Result<u32>> {
+        let key = inserted.key;
+        let op_ptr = inserted.op;
+        // SAFETY: the table just stored the operation at this address; it stays there, and
+        // nothing else references it, until its completion is taken.
+        let plan = unsafe { &mut *op_ptr }.plan(&self.ctx);
+        let location = match plan {
+            Plan::Done(result) => return Some(result),
+            Plan::Cancel(target) => return Some(self.cancel_target(table, target)),
+            Plan::Blocking(job) => match self.pool.submit(key, job) {
+                Ok(()) => Location::Pool,
+                Err(e) => return Some(Err(e)),
+            },
+            Plan::Timer(after) => {
+                // A sleep too long for the clock never fires: it waits for a cancel.
+                if let Some(at) = Instant::now().checked_add(after) {
+                    self.timers.add(at, key, TimerKind::Sleep);
+                    self.live_timers += 1;
+                }
+                Location::Timer
+            }
+            Plan::Poll {
+                fd,
+                interest,
+                attempt,
+            } => {
+                let parked = Parked {
+                    key,
+                    op: op_ptr.cast(),
+                    attempt,
+                };
+                match self.park(&fd, interest, parked) {
+                    Ok(None) => Location::Fd(fd.raw(), interest),
+                    Ok(Some(result)) | Err(result) => return Some(result),
+                }
+            }
+        };
+        table.set_location(key, location);
+        if let Some(at) = deadline.and_then(|d| Instant::now().checked_add(d)) {
+            self.timers.add(at, key, TimerKind::Deadline);
+            self.live_timers += 1;
+        }
+        None
+    }
+
+    /// Tries a pollable operation now if its descriptor may be ready and nothing is queued
+    /// before it; otherwise (or on `WouldBlock`) queues it. `Ok(Some)`: finished now.
+    fn park(
+        &mut self,
+        fd: &Resource,
+        interest: Interest,
+        parked: Parked,
+    ) -> Result<Option<io::Result<u32>>, io::Result<u32>> {
+        let state = self.state_of(fd).map_err(Err)?;
+        let (queue, ready) = state.side(interest);
+        if queue.is_empty() && *ready {
+            // SAFETY: the operation sits in its table slot and nothing else touches it.
+            let attempt = unsafe { (parked.attempt)(parked.op) };
+            if !would_block(&attempt.result) {
+                *ready &= !attempt.drained;
+                return Ok(Some(attempt.result));
+            }
+            *ready = false;
+        }
+        queue.push_back(parked);
+        Ok(None)
+    }
+
+    /// The state of `fd`, registering it with the poller the first time this `Resource`
+    /// is seen (or when its number now belongs to a different `Resource`).
+    fn state_of(&mut self, fd: &Resource) -> io::Result<&mut FdState> {
+        let raw = fd.raw();
+        let known = self.fds.get(&raw).is_some_and(|s| fd.same_as(&s.owner));
+        if !known {
+            self.poller.register(fd.as_fd(), raw as u64)?;
+            self.fds.insert(
+                raw,
+                FdState {
+                    owner: fd.downgrade(),
+                    readable: true,
+                    writable: true,
+                    readers: VecDeque::new(),
+                    writers: VecDeque::new(),
+                },
+            );
+        }
+        Ok(self.fds.get_mut(&raw).expect("inserted above"))
+    }
+
+    /// Cancels `key` for a detached handle; the cancel's own result is not needed.
+    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+        let _ = self.cancel_target(table, key);
+    }
+
+    /// Cancels `target` with `ECANCELED`, as io_uring's `ASYNC_CANCEL` would: `Ok` if it was
+    /// stopped, `EALREADY` if it is running on a pool thread, `ENOENT` if it is not in flight.
+    fn cancel_target(&mut self, table: &mut Table, target: Key) -> io::Result<u32> {
+        match self.unpark(table, target) {
+            Some(Location::Pool) if !self.pool.cancel(target) => {
+                table.set_location(target, Location::Pool);
+                Err(io::Error::from_raw_os_error(libc::EALREADY))
+            }
+            Some(_) => {
+                table.complete(target, Err(canceled()), false);
+                Ok(0)
+            }
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    /// Takes `key` out of wherever it waits (not out of a running pool job) and returns
+    /// where that was; `None` if it is not in flight here.
+    fn unpark(&mut self, table: &mut Table, key: Key) -> Option<Location> {
+        let location = table.location(key)?;
+        table.set_location(key, Location::None);
+        match location {
+            Location::Fd(raw, interest) => {
+                if let Some(state) = self.fds.get_mut(&raw) {
+                    state.side(interest).0.retain(|p| p.key != key);
+                }
+            }
+            Location::Timer => self.live_timers = self.live_timers.saturating_sub(1),
+            Location::Pool | Location::None => {}
+        }
+        (location != Location::None).then_some(location)
+    }
+
+    /// Submits nothing (operations start at once) and waits per `mode` for readiness,
+    /// timers and pool completions. Returns whether a user's wake-up arrived.
+    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+        let now = Instant::now();
+        let mut timeout = match mode {
+            WaitMode::NoWait => Some(Duration::ZERO),
+            WaitMode::Block => None,
+            WaitMode::Timeout(d) => Some(d),
+        };
+        if table.has_ready() {
+            timeout = Some(Duration::ZERO);
+        }
+        if let Some(next) = self.timers.next() {
+            let until = next.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(until, |t| t.min(until)));
+        }
+        let mut events = std::mem::take(&mut self.events);
+        let waited = self.poller.wait(timeout, |event| events.push(event));
+        let mut woke = false;
+        for event in events.drain(..) {
+            if event.token == NOTIFIER {
+                woke |= self.notifier.reset();
+                self.pool.drain(table);
+                continue;
+            }
+            let Some(state) = self.fds.get_mut(&(event.token as RawFd)) else {
+                continue;
+            };
+            if event.readable {
+                state.readable = true;
+                run_queue(table, &mut state.readers, &mut state.readable);
+            }
+            if event.writable {
+                state.writable = true;
+                run_queue(table, &mut state.writers, &mut state.writable);
+            }
+        }
+        self.events = events;
+        self.fire_timers(table);
+        waited.map(|()| woke)
+    }
+
+    /// Completes the sleeps and enforces the deadlines that are due.
+    fn fire_timers(&mut self, table: &mut Table) {
+        let now = Instant::now();
+        while let Some((key, kind)) = self.timers.pop_due(now) {
+            let Some(location) = table.location(key) else {
+                continue;
+            };
+            match (kind, location) {
+                (TimerKind::Sleep, Location::Timer) => {
+                    self.unpark(table, key);
+                    table.complete(key, Err(io::Error::from_raw_os_error(libc::ETIME)), false);
+                }
+                (TimerKind::Deadline, Location::Pool) if !self.pool.cancel(key) => {}
+                (TimerKind::Deadline, _) => {
+                    self.unpark(table, key);
+                    table.complete(key, Err(timed_out()), false);
+                }
+                (TimerKind::Sleep, _) => {}
+            }
+        }
+        let live = self.live_timers;
+        self.timers
+            .compact(live, |key| table.location(key).is_some());
+    }
+
+    /// The notifier that wakes `wait` (a [`LioWaker`](crate::LioWaker) uses it).
+    pub(crate) fn notifier(&mut self, _table: &mut Table) -> Arc<Notifier> {
+        self.notifier.clone()
+    }
+
+    /// Cancels everything: parked operations and sleeps complete with `ECANCELED`; the pool
+    /// drops queued jobs and waits (bounded) for running ones.
+    pub(crate) fn shutdown(&mut self, table: &mut Table) {
+        for (_, state) in self.fds.drain() {
+            for parked in state.readers.into_iter().chain(state.writers) {
+                table.set_location(parked.key, Location::None);
+                table.complete(parked.key, Err(canceled()), false);
+            }
+        }
+        while let Some((key, _)) = self.timers.pop_any() {
+            if table.location(key) == Some(Location::Timer) {
+                table.set_location(key, Location::None);
+                table.complete(key, Err(canceled()), false);
+            }
+        }
+        self.pool.shutdown(table, canceled);
+    }
+}
+
+/// Retries the queued operations of one side of a descriptor in order, until one would
+/// block or shows the descriptor drained.
+fn run_queue(table: &mut Table, queue: &mut VecDeque<Parked>, ready: &mut bool) {
+    while let Some(parked) = queue.front() {
+        // SAFETY: the operation sits in its table slot and nothing else touches it.
+        let attempt = unsafe { (parked.attempt)(parked.op) };
+        if would_block(&attempt.result) {
+            *ready = false;
+            return;
+        }
+        let key = parked.key;
+        queue.pop_front();
+        table.set_location(key, Location::None);
+        table.complete(key, attempt.result, false);
+        if attempt.drained {
+            *ready = false;
+            return;
+        }
+    }
+}

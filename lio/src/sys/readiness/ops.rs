@@ -1,0 +1,270 @@
+//! The readiness half of every operation: "try now, or tell me what to wait for".
+
+use super::super::blocking::BlockingOp;
+use super::super::inline::InlineWrite;
+use super::super::PrepareContext;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::op::{self, checked_offset};
+use crate::resource::FileKind;
+use crate::table::Key;
+use crate::Resource;
+use std::io;
+use std::time::Duration;
+
+/// Which readiness an operation waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interest {
+    Read,
+    Write,
+}
+
+/// One non-blocking attempt: its result (`WouldBlock` to wait), and whether it showed the
+/// descriptor drained (a short transfer), so that the next operation waits for an edge
+/// instead of trying a syscall that would find nothing.
+pub struct Attempt {
+    pub(crate) result: io::Result<u32>,
+    pub(crate) drained: bool,
+}
+
+/// Calls `TryNow::try_now` on a type-erased operation.
+pub type AttemptFn = unsafe fn(*mut ()) -> Attempt;
+
+/// How the readiness engine runs an operation.
+pub enum Plan {
+    /// Finished at once (a no-op, an inline write, an argument error).
+    Done(io::Result<u32>),
+    /// Try the non-blocking syscall now and again whenever `fd` is ready for `interest`.
+    Poll {
+        fd: Resource,
+        interest: Interest,
+        attempt: AttemptFn,
+    },
+    /// Run the job on the blocking pool.
+    Blocking(super::super::blocking::Job),
+    /// Complete after a duration.
+    Timer(Duration),
+    /// Cancel another operation.
+    Cancel(Key),
+}
+
+/// Plans an operation for the readiness engine.
+pub trait ReadinessOp {
+    /// Decides how to run; called once, with the operation at its final table address.
+    fn plan(&mut self, ctx: &PrepareContext) -> Plan;
+}
+
+/// The non-blocking syscall of a pollable operation.
+pub(crate) trait TryNow {
+    fn try_now(&mut self) -> Attempt;
+}
+
+/// # Safety
+///
+/// `op` must point to a live `T` that nothing else references during the call.
+unsafe fn attempt<T: TryNow>(op: *mut ()) -> Attempt {
+    // SAFETY: the caller's contract.
+    unsafe { (*op.cast::<T>()).try_now() }
+}
+
+fn poll<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
+    Plan::Poll {
+        fd: fd.clone(),
+        interest,
+        attempt: attempt::<T>,
+    }
+}
+
+fn blocking<T: BlockingOp>(op: &mut T) -> Plan {
+    match op.job() {
+        Ok(job) => Plan::Blocking(job),
+        Err(e) => Plan::Done(Err(e)),
+    }
+}
+
+/// `preadv2`/`pwritev2` at the current position with `RWF_NOWAIT`: never blocks on a pipe
+/// or socket even when the descriptor itself is blocking, and changes no descriptor flags.
+/// Stream descriptors have no offset, so a requested offset is ignored, as io_uring does.
+fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
+    let wanted: usize = iov.iter().map(|v| v.iov_len).sum();
+    loop {
+        // SAFETY: the iovecs describe buffers owned by the operation, which stays in its
+        // table slot, untouched by anything else, during the call.
+        let ret = unsafe {
+            if write {
+                libc::pwritev2(
+                    fd.raw(),
+                    iov.as_ptr(),
+                    iov.len() as i32,
+                    -1,
+                    libc::RWF_NOWAIT,
+                )
+            } else {
+                libc::preadv2(
+                    fd.raw(),
+                    iov.as_ptr(),
+                    iov.len() as i32,
+                    -1,
+                    libc::RWF_NOWAIT,
+                )
+            }
+        };
+        if ret >= 0 {
+            let n = ret as usize;
+            return Attempt {
+                result: Ok(n as u32),
+                drained: n < wanted,
+            };
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Attempt {
+                result: Err(error),
+                drained: true,
+            };
+        }
+    }
+}
+
+fn one(ptr: *mut u8, len: usize) -> [libc::iovec; 1] {
+    [libc::iovec {
+        iov_base: ptr.cast(),
+        iov_len: len,
+    }]
+}
+
+impl<B: IoBufMut> TryNow for op::Read<B> {
+    fn try_now(&mut self) -> Attempt {
+        let len = self.len() as usize;
+        nowait(&self.fd, &one(self.buf.buf_mut_ptr(), len), false)
+    }
+}
+
+impl<B: IoBufMut> ReadinessOp for op::Read<B> {
+    fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+        if let Err(e) = checked_offset(self.offset) {
+            return Plan::Done(Err(e));
+        }
+        match self.fd.kind() {
+            FileKind::Stream => poll::<Self>(&self.fd, Interest::Read),
+            _ => blocking(self),
+        }
+    }
+}
+
+impl<B: IoBuf> TryNow for op::Write<B> {
+    fn try_now(&mut self) -> Attempt {
+        let len = self.len() as usize;
+        nowait(&self.fd, &one(self.buf.buf_ptr().cast_mut(), len), true)
+    }
+}
+
+impl<B: IoBuf> ReadinessOp for op::Write<B> {
+    fn plan(&mut self, ctx: &PrepareContext) -> Plan {
+        if let Some(result) = self.try_inline(ctx) {
+            return Plan::Done(result);
+        }
+        if let Err(e) = checked_offset(self.offset) {
+            return Plan::Done(Err(e));
+        }
+        match self.fd.kind() {
+            FileKind::Stream => poll::<Self>(&self.fd, Interest::Write),
+            _ => blocking(self),
+        }
+    }
+}
+
+impl<B: IoBufMut> TryNow for op::Readv<B> {
+    fn try_now(&mut self) -> Attempt {
+        nowait(&self.fd, &self.iovecs, false)
+    }
+}
+
+impl<B: IoBufMut> ReadinessOp for op::Readv<B> {
+    fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
+            return Plan::Done(Err(e));
+        }
+        match self.fd.kind() {
+            FileKind::Stream => {
+                self.iovecs = op::iovecs(
+                    self.bufs
+                        .iter_mut()
+                        .map(|b| (b.buf_mut_ptr(), b.buf_capacity())),
+                );
+                poll::<Self>(&self.fd, Interest::Read)
+            }
+            _ => blocking(self),
+        }
+    }
+}
+
+impl<B: IoBuf> TryNow for op::Writev<B> {
+    fn try_now(&mut self) -> Attempt {
+        nowait(&self.fd, &self.iovecs, true)
+    }
+}
+
+impl<B: IoBuf> ReadinessOp for op::Writev<B> {
+    fn plan(&mut self, ctx: &PrepareContext) -> Plan {
+        if let Some(result) = self.try_inline(ctx) {
+            return Plan::Done(result);
+        }
+        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
+            return Plan::Done(Err(e));
+        }
+        match self.fd.kind() {
+            FileKind::Stream => {
+                self.iovecs = op::iovecs(
+                    self.bufs
+                        .iter()
+                        .map(|b| (b.buf_ptr().cast_mut(), b.buf_len())),
+                );
+                poll::<Self>(&self.fd, Interest::Write)
+            }
+            _ => blocking(self),
+        }
+    }
+}
+
+/// Operations with no readiness path at all: they run on the blocking pool.
+macro_rules! on_pool {
+    ($($op:ty),+) => {$(
+        impl ReadinessOp for $op {
+            fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+                blocking(self)
+            }
+        }
+    )+};
+}
+
+on_pool!(
+    op::Fsync,
+    op::Fallocate,
+    op::Ftruncate,
+    op::OpenAt,
+    op::Close,
+    op::Statx,
+    op::RenameAt,
+    op::UnlinkAt,
+    op::MkdirAt,
+    op::SymlinkAt,
+    op::LinkAt
+);
+
+impl ReadinessOp for op::Nop {
+    fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+        Plan::Done(Ok(0))
+    }
+}
+
+impl ReadinessOp for op::Sleep {
+    fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+        Plan::Timer(self.duration)
+    }
+}
+
+impl ReadinessOp for op::Cancel {
+    fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
+        Plan::Cancel(self.target.key)
+    }
+}
