@@ -55,6 +55,11 @@ impl Resource {
         self.inner.fd.as_raw_fd()
     }
 
+    /// Overrides the cached kind (a descriptor that turned out not to support a fast path).
+    pub(crate) fn set_kind(&self, kind: FileKind) {
+        self.inner.kind.store(kind as u8, Ordering::Relaxed);
+    }
+
     /// Whether `self` and `other` are clones of one `Resource` (not just equal numbers).
     pub(crate) fn same_as(&self, other: &WeakResource) -> bool {
         std::ptr::eq(Arc::as_ptr(&self.inner), other.0.as_ptr())

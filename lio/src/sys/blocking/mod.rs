@@ -83,7 +83,7 @@ impl Shared {
 /// The pool of one driver.
 pub(crate) struct Pool {
     shared: Arc<Shared>,
-    threads: usize,
+    threads: Vec<std::thread::JoinHandle<()>>,
     max_threads: usize,
     spare: Vec<(Key, io::Result<u32>)>,
 }
@@ -103,7 +103,7 @@ impl Pool {
                 finished: Condvar::new(),
                 notifier,
             }),
-            threads: 0,
+            threads: Vec::new(),
             max_threads,
             spare: Vec::new(),
         }
@@ -120,15 +120,15 @@ impl Pool {
             return Ok(());
         }
         drop(state);
-        if self.threads < self.max_threads {
+        if self.threads.len() < self.max_threads {
             let shared = self.shared.clone();
             let spawned = std::thread::Builder::new()
                 .name("lio-pool".into())
                 .stack_size(64 * 1024)
                 .spawn(move || worker(&shared));
             match spawned {
-                Ok(_) => self.threads += 1,
-                Err(e) if self.threads == 0 => {
+                Ok(handle) => self.threads.push(handle),
+                Err(e) if self.threads.is_empty() => {
                     let mut state = self.shared.lock();
                     state.queue.retain(|(queued, _)| *queued != key);
                     return Err(e);
@@ -149,7 +149,7 @@ impl Pool {
 
     /// Moves finished jobs' results into the table.
     pub(crate) fn drain(&mut self, table: &mut Table) {
-        if self.threads == 0 {
+        if self.threads.is_empty() {
             return;
         }
         {
@@ -162,9 +162,10 @@ impl Pool {
     }
 
     /// Stops the pool: queued jobs are returned (their operations never ran), and running
-    /// ones are waited for (bounded), so that no thread touches the table afterwards.
-    /// Returns whether every running job finished.
-    pub(crate) fn shutdown(&mut self, table: &mut Table, canceled: impl Fn() -> io::Error) -> bool {
+    /// ones are waited for (5 s at most), so that no thread touches the table afterwards.
+    /// A job still running then (a syscall that blocks forever, such as opening a FIFO
+    /// nobody opens) keeps its slot in flight, and the table leaks it rather than free it.
+    pub(crate) fn shutdown(&mut self, table: &mut Table, canceled: impl Fn() -> io::Error) {
         let mut state = self.shared.lock();
         state.shutdown = true;
         let queued: Vec<Key> = state.queue.drain(..).map(|(key, _)| key).collect();
@@ -186,7 +187,13 @@ impl Pool {
             table.complete(key, Err(canceled()), false);
         }
         self.drain(table);
-        all_done
+        if all_done {
+            // Every thread is idle or leaving: joining is prompt, and afterwards nothing of
+            // the pool is left running.
+            for thread in self.threads.drain(..) {
+                let _ = thread.join();
+            }
+        }
     }
 }
 

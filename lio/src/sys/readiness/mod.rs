@@ -17,7 +17,7 @@ use super::blocking::Pool;
 use super::notify::Notifier;
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
-use crate::resource::WeakResource;
+use crate::resource::{FileKind, WeakResource};
 use crate::table::{timed_out, Inserted, Key, Table};
 use crate::Resource;
 use epoll::Epoll;
@@ -47,6 +47,7 @@ struct FdState {
     writable: bool,
     readers: VecDeque<Parked>,
     writers: VecDeque<Parked>,
+    registered: bool,
 }
 
 impl FdState {
@@ -64,7 +65,6 @@ pub(crate) struct Engine {
     notifier: Arc<Notifier>,
     fds: HashMap<RawFd, FdState>,
     timers: Timers,
-    live_timers: usize,
     pool: Pool,
     ctx: PrepareContext,
     events: Vec<epoll::Readiness>,
@@ -89,7 +89,6 @@ impl Engine {
             notifier,
             fds: HashMap::new(),
             timers: Timers::default(),
-            live_timers: 0,
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,
             },
@@ -121,7 +120,6 @@ impl Engine {
                 // A sleep too long for the clock never fires: it waits for a cancel.
                 if let Some(at) = Instant::now().checked_add(after) {
                     self.timers.add(at, key, TimerKind::Sleep);
-                    self.live_timers += 1;
                 }
                 Location::Timer
             }
@@ -137,6 +135,20 @@ impl Engine {
                 };
                 match self.park(&fd, interest, parked) {
                     Ok(None) => Location::Fd(fd.raw(), interest),
+                    Ok(Some(Err(e))) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+                        // This kernel cannot do RWF_NOWAIT on this descriptor: use the pool
+                        // for it from now on.
+                        fd.set_kind(FileKind::Other);
+                        // SAFETY: as above; the failed attempt has returned.
+                        let job = match unsafe { &mut *op_ptr }.job() {
+                            Ok(job) => job,
+                            Err(e) => return Some(Err(e)),
+                        };
+                        match self.pool.submit(key, job) {
+                            Ok(()) => Location::Pool,
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
                     Ok(Some(result)) | Err(result) => return Some(result),
                 }
             }
@@ -144,7 +156,6 @@ impl Engine {
         table.set_location(key, location);
         if let Some(at) = deadline.and_then(|d| Instant::now().checked_add(d)) {
             self.timers.add(at, key, TimerKind::Deadline);
-            self.live_timers += 1;
         }
         None
     }
@@ -176,21 +187,25 @@ impl Engine {
     /// is seen (or when its number now belongs to a different `Resource`).
     fn state_of(&mut self, fd: &Resource) -> io::Result<&mut FdState> {
         let raw = fd.raw();
-        let known = self.fds.get(&raw).is_some_and(|s| fd.same_as(&s.owner));
-        if !known {
-            self.poller.register(fd.as_fd(), raw as u64)?;
-            self.fds.insert(
-                raw,
-                FdState {
-                    owner: fd.downgrade(),
-                    readable: true,
-                    writable: true,
-                    readers: VecDeque::new(),
-                    writers: VecDeque::new(),
-                },
-            );
+        let poller = &self.poller;
+        let state = self.fds.entry(raw).or_insert_with(|| FdState {
+            owner: fd.downgrade(),
+            readable: true,
+            writable: true,
+            readers: VecDeque::new(),
+            writers: VecDeque::new(),
+            registered: false,
+        });
+        if !state.registered || !fd.same_as(&state.owner) {
+            // A new `Resource` (or a number reused by one): register it. Operations queued
+            // under the old owner, if any, keep their places.
+            poller.register(fd.as_fd(), raw as u64)?;
+            state.owner = fd.downgrade();
+            state.registered = true;
+            state.readable = true;
+            state.writable = true;
         }
-        Ok(self.fds.get_mut(&raw).expect("inserted above"))
+        Ok(state)
     }
 
     /// Cancels `key` for a detached handle; the cancel's own result is not needed.
@@ -225,8 +240,7 @@ impl Engine {
                     state.side(interest).0.retain(|p| p.key != key);
                 }
             }
-            Location::Timer => self.live_timers = self.live_timers.saturating_sub(1),
-            Location::Pool | Location::None => {}
+            Location::Timer | Location::Pool | Location::None => {}
         }
         (location != Location::None).then_some(location)
     }
@@ -293,9 +307,10 @@ impl Engine {
                 (TimerKind::Sleep, _) => {}
             }
         }
-        let live = self.live_timers;
+        // Each running operation has at most two timers (a sleep and a deadline).
+        let bound = 2 * table.awaiting_os();
         self.timers
-            .compact(live, |key| table.location(key).is_some());
+            .compact(bound, |key| table.location(key).is_some());
     }
 
     /// The notifier that wakes `wait` (a [`LioWaker`](crate::LioWaker) uses it).

@@ -66,8 +66,8 @@ impl Timers {
     }
 
     /// Drops the entries `live` rejects, once the heap is large and mostly stale.
-    pub(crate) fn compact(&mut self, live_timers: usize, mut live: impl FnMut(Key) -> bool) {
-        if self.heap.len() < 1024 || self.heap.len() < 2 * live_timers {
+    pub(crate) fn compact(&mut self, live_bound: usize, mut live: impl FnMut(Key) -> bool) {
+        if self.heap.len() < 1024 || self.heap.len() < 2 * live_bound {
             return;
         }
         self.heap
