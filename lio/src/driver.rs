@@ -34,16 +34,23 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The backend named by `LIO_BACKEND` (`io_uring`/`uring` or `epoll`), if set.
+    /// The backend named by `LIO_BACKEND` (`io_uring`/`uring` or `epoll`), if set; an empty
+    /// value counts as unset.
     ///
     /// # Errors
     ///
-    /// An unknown name is an `InvalidInput` error.
+    /// An unknown name (or one that is not UTF-8) is an `InvalidInput` error.
     pub fn from_env() -> io::Result<Option<Backend>> {
-        match std::env::var("LIO_BACKEND") {
-            Ok(name) => name.parse().map(Some),
-            Err(_) => Ok(None),
+        let Some(name) = std::env::var_os("LIO_BACKEND") else {
+            return Ok(None);
+        };
+        let name = name.to_str().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "lio: LIO_BACKEND is not UTF-8")
+        })?;
+        if name.trim().is_empty() {
+            return Ok(None);
         }
+        name.parse().map(Some)
     }
 }
 
@@ -111,11 +118,14 @@ thread_local! {
 }
 
 impl Lio {
-    /// Creates a driver with default settings (see [`Builder`]).
+    /// Creates a driver with default settings (see [`Builder`]): io_uring, or epoll when
+    /// the kernel refuses io_uring (see [`fallback_reason`](Lio::fallback_reason)), unless
+    /// `LIO_BACKEND` forces one.
     ///
     /// # Errors
     ///
-    /// Fails if the kernel refuses io_uring (see [`Builder::build`]).
+    /// Fails if `LIO_BACKEND` names an unknown backend, if a forced backend cannot start,
+    /// or if neither backend can (e.g. out of file descriptors).
     pub fn new() -> io::Result<Lio> {
         Builder::new().build()
     }

@@ -1,11 +1,12 @@
 //! # lio: fast, safe, completion-based asynchronous I/O
 //!
-//! lio gives one completion-based API over the fastest mechanism the OS has. Today that is
-//! io_uring on Linux; epoll, kqueue and IOCP backends follow the same contract.
+//! lio gives one completion-based API over the fastest mechanism the OS has: io_uring on
+//! Linux, with epoll (plus a blocking pool for file operations) when io_uring is unavailable.
+//! kqueue and IOCP backends will follow the same contract.
 //!
-//! | OS | backend |
-//! |---|---|
-//! | Linux | io_uring |
+//! | OS | backend | fallback |
+//! |---|---|---|
+//! | Linux | io_uring | epoll, chosen at run time (see [`Lio::fallback_reason`]) |
 //!
 //! ## The model
 //!

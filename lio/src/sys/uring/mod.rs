@@ -36,7 +36,7 @@ pub(crate) fn timespec(d: Duration) -> Timespec {
 /// The io_uring driver state.
 pub(crate) struct Engine {
     ring: IoUring,
-    probe: Option<Box<Probe>>,
+    probe: Box<Probe>,
     ctx: PrepareContext,
     notifier: Arc<Notifier>,
     waker_armed: bool,
@@ -102,23 +102,30 @@ impl Engine {
                 return Err(last.unwrap_or_else(|| io::Error::other("lio: io_uring setup failed")))
             }
         };
+        // A sandbox may allow setup but block the other io_uring calls: try both now, so
+        // that lio falls back instead of failing every wait later.
+        ring.submitter().submit()?;
         let mut probe = Probe::new();
-        let probe = ring
-            .submitter()
-            .register_probe(&mut probe)
-            .ok()
-            .map(|()| Box::new(probe));
-        if let Some(probe) = &probe {
-            let missing: Vec<u8> = REQUIRED
-                .into_iter()
-                .filter(|&code| !probe.is_supported(code))
-                .collect();
-            if !missing.is_empty() {
+        let probe = match ring.submitter().register_probe(&mut probe) {
+            Ok(()) => Box::new(probe),
+            // Kernels before 5.6 have no probe, and lack opcodes lio needs anyway.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    format!("lio: this kernel's io_uring lacks required opcodes {missing:?}"),
-                ));
+                    "lio: this kernel's io_uring has no opcode probe (before Linux 5.6)",
+                ))
             }
+            Err(e) => return Err(e),
+        };
+        let missing: Vec<u8> = REQUIRED
+            .into_iter()
+            .filter(|&code| !probe.is_supported(code))
+            .collect();
+        if !missing.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("lio: this kernel's io_uring lacks required opcodes {missing:?}"),
+            ));
         }
         let notifier = Arc::new(Notifier::new()?);
         Ok(Engine {
@@ -153,11 +160,7 @@ impl Engine {
             Ok(entry) => entry,
             Err(e) => return Some(Err(e)),
         };
-        let supported = self
-            .probe
-            .as_ref()
-            .is_none_or(|probe| probe.is_supported(entry.get_opcode() as u8));
-        if !supported {
+        if !self.probe.is_supported(entry.get_opcode() as u8) {
             // An opcode this kernel lacks: run the operation on the blocking pool.
             let job = match op.job() {
                 Ok(job) => job,
