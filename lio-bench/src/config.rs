@@ -7,8 +7,9 @@ use std::time::Duration;
 pub const USAGE: &str = "\
 usage: lio-bench [--quick]
 
-Compares lio with the raw io-uring crate and plain syscalls on NOPs, page-cache reads and
-buffered writes, and prints a table of medians.
+Compares lio, on its io_uring and its epoll backend, with the raw io-uring crate, plain
+syscalls and tokio::fs on NOPs, page-cache reads and buffered writes, and prints a table of
+medians.
 
   --quick    a tiny run (a couple of seconds), as CI's smoke test; also LIO_BENCH_QUICK=1
 
@@ -68,7 +69,7 @@ impl Config {
                 read_len: 256 * MIB,
                 write_len: 64 * MIB,
                 rounds: 9,
-                budget: Duration::from_millis(200),
+                budget: Duration::from_millis(150),
                 warmup: Duration::from_millis(50),
             }
         }))

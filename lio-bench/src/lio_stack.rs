@@ -1,5 +1,6 @@
 //! lio through its idiomatic fast path: `.await` under `Lio::block_on`, each operation
-//! owning a buffer that comes back with its result and is reused for the next one.
+//! owning a buffer that comes back with its result and is reused for the next one. The same
+//! code runs on each backend: only the driver's construction differs.
 
 use crate::files::BenchFiles;
 use crate::join::join_all;
@@ -13,10 +14,13 @@ use std::future::IntoFuture;
 use std::io;
 use std::time::Duration;
 
-/// A lio driver with the default settings, and its handles to the bench files.
+/// A lio driver with the default settings on one backend, and its handles to the bench
+/// files.
 pub struct LioStack {
     /// The driver under test.
     lio: Lio,
+    /// The column header in the report.
+    name: &'static str,
     /// The read file.
     read: Resource,
     /// The write file.
@@ -28,10 +32,12 @@ pub struct LioStack {
 }
 
 impl LioStack {
-    /// Creates the driver and opens its own handles to the bench files.
-    pub fn new(files: &BenchFiles) -> io::Result<LioStack> {
+    /// Creates a driver forced onto `backend` (so that `LIO_BACKEND` cannot swap the
+    /// columns) and opens its own handles to the bench files; `name` heads its column.
+    pub fn new(files: &BenchFiles, backend: Backend, name: &'static str) -> io::Result<LioStack> {
         Ok(LioStack {
-            lio: Lio::new()?,
+            lio: Lio::builder().backend(backend).build()?,
+            name,
             read: Resource::from(files.open_read()?),
             write: Resource::from(files.open_write()?),
             read_len: files.read_len,
@@ -39,7 +45,7 @@ impl LioStack {
         })
     }
 
-    /// The backend the driver chose.
+    /// The backend the driver runs on.
     pub fn backend(&self) -> Backend {
         self.lio.backend()
     }
@@ -160,7 +166,7 @@ impl LioStack {
 
 impl Stack for LioStack {
     fn name(&self) -> &'static str {
-        "lio"
+        self.name
     }
 
     fn run(&mut self, workload: Workload, budget: Duration) -> io::Result<Option<Sample>> {

@@ -1,9 +1,10 @@
-//! `lio-bench`: lio against the raw `io-uring` crate and plain syscalls, in one run.
+//! `lio-bench`: lio on both of its backends against the raw `io-uring` crate, plain
+//! syscalls and `tokio::fs`, in one run.
 //!
-//! Every workload runs through the three stacks in turn (lio, raw io-uring, std), round
-//! after round, so that drift in the machine touches all of them alike; the report shows
-//! the median of the rounds and lio's ratio to each baseline. `--quick` (or
-//! `LIO_BENCH_QUICK=1`) runs a tiny version as a smoke test.
+//! Every workload runs through the five stacks in turn (lio on io_uring, lio on epoll, raw
+//! io-uring, std, tokio::fs), round after round, so that drift in the machine touches all of
+//! them alike; the report shows the median of the rounds and lio's ratio to each baseline.
+//! `--quick` (or `LIO_BENCH_QUICK=1`) runs a tiny version as a smoke test.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -19,10 +20,12 @@ mod rng;
 mod stack;
 mod std_stack;
 mod sysinfo;
+mod tokio_stack;
 mod workload;
 
 use config::{Config, USAGE};
 use files::BenchFiles;
+use lio::Backend;
 use lio_stack::LioStack;
 use raw_uring::RawStack;
 use report::Results;
@@ -31,6 +34,7 @@ use std::error::Error;
 use std::process::ExitCode;
 use std::time::Instant;
 use std_stack::StdStack;
+use tokio_stack::TokioStack;
 use workload::Workload;
 
 /// Counts heap allocations, for the allocations-per-op column.
@@ -71,13 +75,20 @@ fn run(config: &Config) -> Result<(), Box<dyn Error>> {
             let dir = config.dir.display();
             format!("cannot create the bench files in {dir} (set LIO_BENCH_DIR): {e}")
         })?;
-    let lio = LioStack::new(&files)?;
+    let lio = LioStack::new(&files, Backend::IoUring, "lio")?;
+    let epoll = LioStack::new(&files, Backend::Epoll, "lio (epoll)")?;
     let raw = RawStack::new(&files)?;
     let std = StdStack::new(&files)?;
+    let tokio = TokioStack::new(&files)?;
 
     let mode = if config.quick { " (quick mode)" } else { "" };
     println!("lio-bench{mode}");
-    println!("  lio backend:     {:?}", lio.backend());
+    println!(
+        "  lio backends:    lio = {}, lio (epoll) = {} (file I/O on lio's blocking pool)",
+        lio.backend(),
+        epoll.backend()
+    );
+    println!("  tokio::fs:       current-thread runtime, file I/O on tokio's blocking pool");
     println!("  raw ring flags:  {}", raw.flags());
     println!("  kernel:          {}", sysinfo::kernel_release());
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
@@ -94,16 +105,28 @@ fn run(config: &Config) -> Result<(), Box<dyn Error>> {
         config.rounds,
         config.budget.as_millis()
     );
-    println!("                   stacks interleaved lio, raw, std; medians shown");
+
+    // In the column order of `report`.
+    let mut stacks: [Box<dyn Stack>; report::STACKS] = [
+        Box::new(lio),
+        Box::new(epoll),
+        Box::new(raw),
+        Box::new(std),
+        Box::new(tokio),
+    ];
+    let names = stacks.each_ref().map(|s| s.name());
+    println!(
+        "                   stacks interleaved {}; medians shown",
+        names.join(", ")
+    );
     println!();
 
-    let mut stacks: [Box<dyn Stack>; 3] = [Box::new(lio), Box::new(raw), Box::new(std)];
     for workload in Workload::ALL {
         for stack in &mut stacks {
             stack.run(workload, config.warmup)?;
         }
     }
-    let mut results = Results::new(stacks.each_ref().map(|s| s.name()));
+    let mut results = Results::new(names);
     for round in 1..=config.rounds {
         eprintln!("round {round}/{}", config.rounds);
         for workload in Workload::ALL {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// Operations between two clock checks: a whole number of batches.
 pub const CHUNK: usize = 64;
-const _: () = assert!(CHUNK % BATCH == 0);
+const _: () = assert!(CHUNK.is_multiple_of(BATCH));
 
 /// Counts operations until a time budget is spent, and the heap allocations made meanwhile.
 /// Stacks check it between chunks of operations, never per operation, so that reading the

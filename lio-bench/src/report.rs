@@ -3,24 +3,56 @@
 use crate::measure::Sample;
 use crate::workload::{Metric, Workload};
 
-/// Column of each stack in the results, in the order the stacks run.
+/// Number of stacks compared.
+pub const STACKS: usize = 5;
+/// Column of each stack in the results, in the order the stacks run: lio on io_uring.
 pub const LIO: usize = 0;
+/// The lio on epoll column.
+pub const EPOLL: usize = 1;
 /// The raw io-uring column.
-pub const RAW: usize = 1;
+pub const RAW: usize = 2;
 /// The std (plain syscalls) column.
-pub const STD: usize = 2;
+pub const STD: usize = 3;
+/// The `tokio::fs` column.
+pub const TOKIO: usize = 4;
+
+/// The target of the epoll backend's random reads against `tokio::fs`.
+const EPOLL_GOAL: f64 = 2.0;
+
+/// The notes under the NOP table.
+const NOP_NOTES: &str = "\
+lio/raw, epoll/raw cost = ns/op over raw io-uring's: below 1 means lio is faster
+lio (epoll) completes a NOP at submission, without a syscall";
+
+/// The notes under the file table.
+const FILE_NOTES: &str = "\
+lio/raw, lio/std = lio (io_uring) throughput ratios: above 1 means lio is faster
+epoll/tokio = lio (epoll) throughput / tokio::fs throughput: above 1 means lio is
+       faster; both run these reads and syncs on a blocking thread pool
+QD32 = batches of 32 submitted and awaited together; std has no queue depth, its QD32
+       figure is the same back-to-back preads as QD1; tokio::fs QD32 is 32 tasks in a
+       JoinSet, each with its own File
+lio (epoll) = the same lio code on Backend::Epoll: reads and fdatasync on lio's blocking
+       pool, 4 KiB writes inline (a page-cache copy on the driver thread)
+tokio::fs = current-thread runtime; no positional I/O, so a random read is seek +
+       read_exact (two trips to tokio's blocking pool), and a write is write_all (one
+       trip, overlapped with the next write until sync_data)
+ratios are medians of per-round ratios (the stacks run back to back in a round)
+spread = (max - min) / median over the rounds, worst of the stacks
+allocs/op = heap allocations per op in lio's timed loops (steady state) on io_uring and
+       on epoll (whose count includes its pool threads)";
 
 /// Every measured sample, per workload and stack.
 pub struct Results {
     /// Column headers of the stacks.
-    names: [&'static str; 3],
+    names: [&'static str; STACKS],
     /// Per workload, each stack's samples in round order.
-    samples: Vec<(Workload, [Vec<Sample>; 3])>,
+    samples: Vec<(Workload, [Vec<Sample>; STACKS])>,
 }
 
 impl Results {
-    /// Empty results for stacks named `names` (lio, raw, std).
-    pub fn new(names: [&'static str; 3]) -> Results {
+    /// Empty results for stacks named `names`, in column order (lio, epoll, raw, std, tokio).
+    pub fn new(names: [&'static str; STACKS]) -> Results {
         Results {
             names,
             samples: Workload::ALL
@@ -37,72 +69,83 @@ impl Results {
         }
     }
 
-    /// Prints the NOP table (cost per op) and the file table (throughput).
+    /// Prints the NOP table (cost per op), the file table (throughput) and the epoll goal.
     pub fn print(&self) {
-        let [lio, raw, std] = self.names;
+        let [lio, epoll, raw, std, tokio] = self.names;
         let mut nops = vec![row([
             "workload",
             &format!("{lio} ns/op"),
+            &format!("{epoll} ns/op"),
             &format!("{raw} ns/op"),
             std,
+            tokio,
             "lio/raw cost",
+            "epoll/raw cost",
             "spread",
-            "lio allocs/op",
+            "allocs/op lio, epoll",
         ])];
         let mut files = vec![row([
             "workload",
             "unit",
             lio,
+            epoll,
             raw,
             std,
+            tokio,
             "lio/raw",
             "lio/std",
+            "epoll/tokio",
             "spread",
-            "lio allocs/op",
+            "allocs/op lio, epoll",
         ])];
         for (workload, stacks) in &self.samples {
             let medians = stacks.each_ref().map(|s| median(*workload, s));
-            let cell = |m: Option<f64>| m.map_or_else(|| "n/a".to_owned(), number);
-            let allocs = allocs_per_op(&stacks[LIO]);
+            let cells = medians.map(|m| m.map_or_else(|| "n/a".to_owned(), number));
+            let [lio, epoll, raw, std, tokio] = cells;
+            let ratio = |a: usize, b: usize| ratio(*workload, &stacks[a], &stacks[b]);
+            let allocs = format!(
+                "{}, {}",
+                allocs_per_op(&stacks[LIO]),
+                allocs_per_op(&stacks[EPOLL])
+            );
             let spread = format!("{:.0}%", spread(*workload, stacks) * 100.0);
+            let label = workload.label().to_owned();
             if workload.metric() == Metric::NsPerOp {
+                let (lio_raw, epoll_raw) = (ratio(LIO, RAW), ratio(EPOLL, RAW));
                 nops.push(vec![
-                    workload.label().to_owned(),
-                    cell(medians[LIO]),
-                    cell(medians[RAW]),
-                    cell(medians[STD]),
-                    ratio(*workload, &stacks[LIO], &stacks[RAW]),
-                    spread,
-                    allocs,
+                    label, lio, epoll, raw, std, tokio, lio_raw, epoll_raw, spread, allocs,
                 ]);
             } else {
+                let unit = workload.metric().unit().to_owned();
+                let (lio_raw, lio_std) = (ratio(LIO, RAW), ratio(LIO, STD));
+                let epoll_tokio = ratio(EPOLL, TOKIO);
                 files.push(vec![
-                    workload.label().to_owned(),
-                    workload.metric().unit().to_owned(),
-                    cell(medians[LIO]),
-                    cell(medians[RAW]),
-                    cell(medians[STD]),
-                    ratio(*workload, &stacks[LIO], &stacks[RAW]),
-                    ratio(*workload, &stacks[LIO], &stacks[STD]),
+                    label,
+                    unit,
+                    lio,
+                    epoll,
+                    raw,
+                    std,
+                    tokio,
+                    lio_raw,
+                    lio_std,
+                    epoll_tokio,
                     spread,
                     allocs,
                 ]);
             }
         }
-        println!("NOP round trips: time per op, lower is better (std has no no-op syscall)");
+        println!("NOP round trips: time per op, lower is better (std and tokio::fs have no no-op)");
         print_table(&nops);
-        println!("  lio/raw cost = lio ns/op / raw ns/op: below 1 means lio is faster");
+        print_notes(NOP_NOTES);
         println!();
         println!("File I/O on the page cache: throughput, higher is better");
         print_table(&files);
-        println!("  lio/raw, lio/std = throughput ratios: above 1 means lio is faster");
-        println!("  QD32 = batches of 32 submitted and awaited together; std has no queue depth,");
-        println!("         its QD32 figure is the same back-to-back preads as QD1");
-        println!(
-            "  ratios are medians of per-round ratios (the stacks run back to back in a round)"
-        );
-        println!("  spread = (max - min) / median over the rounds, worst of the stacks");
-        println!("  lio allocs/op = heap allocations per op in lio's timed loops (steady state)");
+        print_notes(FILE_NOTES);
+        println!();
+        for (workload, depth) in [(Workload::RandQd32, "QD32"), (Workload::RandQd1, "QD1")] {
+            self.print_goal(workload, depth);
+        }
         if let Some((_, stacks)) = self.samples.iter().find(|(w, _)| *w == Workload::RandQd1) {
             let ops: u64 = stacks[LIO].iter().map(|s| s.ops).sum();
             println!();
@@ -111,6 +154,20 @@ impl Results {
                 allocs_per_op(&stacks[LIO])
             );
         }
+    }
+
+    /// Prints the epoll backend's throughput over tokio::fs's on `workload` (a random-read
+    /// workload at queue depth `depth`) against the goal.
+    fn print_goal(&self, workload: Workload, depth: &str) {
+        let Some((_, stacks)) = self.samples.iter().find(|(w, _)| *w == workload) else {
+            return;
+        };
+        let verdict = match ratio_of(workload, &stacks[EPOLL], &stacks[TOKIO]) {
+            Some(r) if r >= EPOLL_GOAL => format!("{r:.2} (goal ≥ {EPOLL_GOAL}): met"),
+            Some(r) => format!("{r:.2} (goal ≥ {EPOLL_GOAL}): NOT met"),
+            None => format!("n/a (goal ≥ {EPOLL_GOAL})"),
+        };
+        println!("epoll random 4 KiB reads ({depth}) / tokio::fs = {verdict}");
     }
 }
 
@@ -139,7 +196,7 @@ fn median_of(mut values: Vec<f64>) -> Option<f64> {
 }
 
 /// The largest `(max - min) / median` of any stack's samples.
-fn spread(workload: Workload, stacks: &[Vec<Sample>; 3]) -> f64 {
+fn spread(workload: Workload, stacks: &[Vec<Sample>; STACKS]) -> f64 {
     stacks
         .iter()
         .filter_map(|samples| {
@@ -162,17 +219,22 @@ fn allocs_per_op(samples: &[Sample]) -> String {
     format!("{:.3}", allocs as f64 / ops as f64)
 }
 
-/// The median over the rounds of `a`'s value divided by `b`'s in the same round, or "n/a".
-/// Each round runs the stacks back to back, so a per-round ratio cancels most of the
-/// machine's drift between rounds.
+/// [`ratio_of`] as printed: two decimals, or "n/a".
 fn ratio(workload: Workload, a: &[Sample], b: &[Sample]) -> String {
+    ratio_of(workload, a, b).map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}"))
+}
+
+/// The median over the rounds of `a`'s value divided by `b`'s in the same round, or `None`
+/// if there is no round with both. Each round runs the stacks back to back, so a per-round
+/// ratio cancels most of the machine's drift between rounds.
+fn ratio_of(workload: Workload, a: &[Sample], b: &[Sample]) -> Option<f64> {
     let ratios = a
         .iter()
         .zip(b)
         .map(|(a, b)| a.value(workload) / b.value(workload))
         .filter(|r| r.is_finite())
         .collect();
-    median_of(ratios).map_or_else(|| "n/a".to_owned(), |r| format!("{r:.2}"))
+    median_of(ratios)
 }
 
 /// A value with three or so significant digits.
@@ -183,6 +245,13 @@ fn number(value: f64) -> String {
         format!("{value:.1}")
     } else {
         format!("{value:.2}")
+    }
+}
+
+/// Prints notes under a table, indented.
+fn print_notes(notes: &str) {
+    for line in notes.lines() {
+        println!("  {line}");
     }
 }
 

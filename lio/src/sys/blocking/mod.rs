@@ -59,6 +59,10 @@ struct State {
     queue: VecDeque<(Key, Job)>,
     done: Vec<(Key, io::Result<u32>)>,
     idle: usize,
+    /// A worker was told to wake and has not yet: further submissions need not wake another
+    /// (the woken worker wakes the next while work remains), so a batch of jobs does not
+    /// wake every idle thread at once.
+    waking: bool,
     running: usize,
     shutdown: bool,
 }
@@ -96,6 +100,7 @@ impl Pool {
                     queue: VecDeque::new(),
                     done: Vec::new(),
                     idle: 0,
+                    waking: false,
                     running: 0,
                     shutdown: false,
                 }),
@@ -114,9 +119,12 @@ impl Pool {
     pub(crate) fn submit(&mut self, key: Key, job: Job) -> Result<(), io::Error> {
         let mut state = self.shared.lock();
         state.queue.push_back((key, job));
-        if state.idle > state.queue.len() - 1 {
-            drop(state);
-            self.shared.work.notify_one();
+        if state.idle > 0 {
+            if !state.waking {
+                state.waking = true;
+                drop(state);
+                self.shared.work.notify_one();
+            }
             return Ok(());
         }
         drop(state);
@@ -201,6 +209,10 @@ fn worker(shared: &Shared) {
     let mut state = shared.lock();
     loop {
         if let Some((key, job)) = state.queue.pop_front() {
+            if !state.queue.is_empty() && state.idle > 0 && !state.waking {
+                state.waking = true;
+                shared.work.notify_one();
+            }
             state.running += 1;
             drop(state);
             // SAFETY: the job's pointers stay valid until its completion is delivered (see
@@ -210,7 +222,7 @@ fn worker(shared: &Shared) {
             state.running -= 1;
             let first = state.done.is_empty();
             state.done.push((key, result));
-            if state.running == 0 {
+            if state.shutdown && state.running == 0 {
                 shared.finished.notify_all();
             }
             if first {
@@ -227,5 +239,6 @@ fn worker(shared: &Shared) {
             Err(poison) => poison.into_inner(),
         };
         state.idle -= 1;
+        state.waking = false;
     }
 }
