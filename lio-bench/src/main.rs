@@ -84,7 +84,7 @@ fn run(config: &Config) -> Result<(), Box<dyn Error>> {
     let mode = if config.quick { " (quick mode)" } else { "" };
     println!("lio-bench{mode}");
     println!(
-        "  lio backends:    lio = {}, lio (epoll) = {} (file I/O on lio's blocking pool)",
+        "  lio backends:    lio = {}, lio (epoll) = {} (cached reads inline, the rest of file I/O on lio's blocking pool)",
         lio.backend(),
         epoll.backend()
     );

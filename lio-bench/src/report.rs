@@ -28,12 +28,13 @@ lio (epoll) completes a NOP at submission, without a syscall";
 const FILE_NOTES: &str = "\
 lio/raw, lio/std = lio (io_uring) throughput ratios: above 1 means lio is faster
 epoll/tokio = lio (epoll) throughput / tokio::fs throughput: above 1 means lio is
-       faster; both run these reads and syncs on a blocking thread pool
+       faster
 QD32 = batches of 32 submitted and awaited together; std has no queue depth, its QD32
        figure is the same back-to-back preads as QD1; tokio::fs QD32 is 32 tasks in a
        JoinSet, each with its own File
-lio (epoll) = the same lio code on Backend::Epoll: reads and fdatasync on lio's blocking
-       pool, 4 KiB writes inline (a page-cache copy on the driver thread)
+lio (epoll) = the same lio code on Backend::Epoll: reads at an offset are first tried
+       from the page cache on the driver thread (preadv2 RWF_NOWAIT, as io_uring does),
+       misses and fdatasync go to lio's blocking pool, 4 KiB writes are done inline
 tokio::fs = current-thread runtime; no positional I/O, so a random read is seek +
        read_exact (two trips to tokio's blocking pool), and a write is write_all (one
        trip, overlapped with the next write until sync_data)
