@@ -112,14 +112,18 @@ fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
             let n = ret as usize;
             return Attempt {
                 result: Ok(n as u32),
-                drained: n < wanted,
+                // A short transfer means the descriptor ran dry; end of file (0) does not:
+                // it stays readable, and no further edge would come to say so.
+                drained: n > 0 && n < wanted,
             };
         }
         let error = io::Error::last_os_error();
         if error.kind() != io::ErrorKind::Interrupted {
+            // `WouldBlock` is handled by the engine; any other error (a reset, a closed
+            // pipe) will repeat at once for the next operation, so readiness stays set.
             return Attempt {
                 result: Err(error),
-                drained: true,
+                drained: false,
             };
         }
     }
