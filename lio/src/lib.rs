@@ -56,11 +56,13 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod buf;
+pub mod net;
 pub mod op;
 
 mod block_on;
 mod builder;
 mod convenience;
+mod convenience_net;
 mod driver;
 mod io;
 mod resource;

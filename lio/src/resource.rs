@@ -43,10 +43,15 @@ const UNKNOWN: u8 = u8::MAX;
 pub(crate) enum FileKind {
     /// A regular file opened without `O_DIRECT`: writes land in the page cache.
     BufferedFile,
-    /// A pipe, FIFO or socket: pollable, and `RWF_NOWAIT` reads and writes never block.
+    /// A pipe, FIFO or stream socket: pollable, and `RWF_NOWAIT` reads and writes never
+    /// block. A short transfer means the descriptor ran dry.
     Stream,
     /// Anything else: devices, directories, `O_DIRECT` files, anonymous inodes.
     Other,
+    /// A message socket (datagram, sequenced packet, raw): pollable like a stream, but a
+    /// short transfer says nothing about what is left (the next message may be waiting), so
+    /// it never counts as drained.
+    Datagram,
 }
 
 impl Resource {
@@ -78,13 +83,14 @@ impl Resource {
         }
     }
 
-    /// Whether writes to this descriptor land in the page cache, computed once
-    /// (`fstat` + `fcntl(F_GETFL)`) and cached.
+    /// What kind of file this is, computed once (`fstat`, then `fcntl(F_GETFL)` for a
+    /// regular file or `getsockopt(SO_TYPE)` for a socket) and cached.
     pub(crate) fn kind(&self) -> FileKind {
         match self.inner.kind.load(Ordering::Relaxed) {
             0 => FileKind::BufferedFile,
             1 => FileKind::Stream,
             2 => FileKind::Other,
+            3 => FileKind::Datagram,
             _ => {
                 let kind = probe_kind(self.as_fd()).unwrap_or(FileKind::Other);
                 self.inner.kind.store(kind as u8, Ordering::Relaxed);
@@ -99,7 +105,18 @@ fn probe_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
     let stat = fstat(fd)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::RegularFile => {}
-        FileType::Fifo | FileType::Socket => return Ok(FileKind::Stream),
+        FileType::Fifo => return Ok(FileKind::Stream),
+        FileType::Socket => {
+            use rustix::net::{sockopt::socket_type, SocketType};
+            return Ok(match socket_type(fd)? {
+                SocketType::STREAM => FileKind::Stream,
+                _ => FileKind::Datagram,
+            });
+        }
+        // Character devices (ttys) and anonymous inodes (eventfd, timerfd, signalfd) can
+        // usually be polled; where epoll or RWF_NOWAIT refuses one, the readiness engine
+        // moves it to the pool.
+        FileType::CharacterDevice | FileType::Unknown => return Ok(FileKind::Stream),
         _ => return Ok(FileKind::Other),
     }
     let flags = rustix::fs::fcntl_getfl(fd)?;

@@ -7,13 +7,22 @@
 //!
 //! A counting global allocator counts the allocations made on the current thread only, so the
 //! harness's other threads cannot disturb the figure.
+//!
+//! The test runs on each backend; the zero-allocation promise is io_uring's (the figures of
+//! epoll, whose file reads run on the blocking pool, are printed). Allocations made on pool
+//! threads are not the driver thread's and are not counted.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-use lio::{Lio, Resource};
+mod common;
+
+use common::backend_tests;
+use lio::{Backend, Lio, Resource};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::rc::Rc;
+
+backend_tests!(steady_state_await_allocates_nothing_per_op);
 
 /// Counts allocations (including reallocations) made by the calling thread.
 struct Counting;
@@ -70,12 +79,14 @@ fn per_op(total: u64) -> f64 {
     total as f64 / OPS as f64
 }
 
-#[test]
-fn steady_state_await_allocates_nothing_per_op() {
-    let path = std::env::temp_dir().join(format!("lio-alloc-per-op-{}", std::process::id()));
+fn steady_state_await_allocates_nothing_per_op(lio: &Lio) {
+    let path = std::env::temp_dir().join(format!(
+        "lio-alloc-per-op-{}-{}",
+        std::process::id(),
+        lio.backend()
+    ));
     std::fs::write(&path, vec![7u8; LEN]).unwrap();
     let file = Resource::from(std::fs::File::open(&path).unwrap());
-    let lio = Lio::new().unwrap();
 
     let (read_await, nop_await) = lio
         .block_on(async {
@@ -145,8 +156,9 @@ fn steady_state_await_allocates_nothing_per_op() {
     drop(buf);
 
     eprintln!(
-        "allocations per op: read_at.await {:.3}, nop.await {:.3}, read_at.wait() {:.3}, \
+        "{}: allocations per op: read_at.await {:.3}, nop.await {:.3}, read_at.wait() {:.3}, \
          nop.wait() {:.3}, nop.when_done {:.3}",
+        lio.backend(),
         per_op(read_await),
         per_op(nop_await),
         per_op(read_wait),
@@ -154,6 +166,9 @@ fn steady_state_await_allocates_nothing_per_op() {
         per_op(nop_callback),
     );
     std::fs::remove_file(&path).unwrap();
+    if lio.backend() != Backend::IoUring {
+        return;
+    }
     assert_eq!(read_await, 0, "read_at(..).await allocates in steady state");
     assert_eq!(nop_await, 0, "nop().await allocates in steady state");
 }

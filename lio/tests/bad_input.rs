@@ -11,7 +11,6 @@ use lio::op::{OpenAt, OpenOptions, Readv, Statx, Write, Writev};
 use lio::{Lio, Resource};
 use std::cell::Cell;
 use std::io::ErrorKind;
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -75,27 +74,8 @@ fn closed_descriptor_is_ebadf(lio: &Lio) {
     let dir = TempDir::new("ebadf-closed");
     let path = dir.file("f", b"data");
     let file = std::fs::File::open(&path).unwrap();
-    // Move the descriptor to a high number, away from the low numbers that other test
-    // threads get from open(), so that closing it cannot race with their opens.
-    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor we own; it only creates a new one.
-    let high = unsafe {
-        libc::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            libc::F_DUPFD_CLOEXEC,
-            900,
-        )
-    };
-    assert!(
-        high >= 900,
-        "F_DUPFD_CLOEXEC: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: `high` is a new descriptor that nothing else owns.
-    let res = Resource::from(unsafe { OwnedFd::from_raw_fd(high) });
-    // Close it underneath the Resource. The Resource is consumed below by lio's close, so it
-    // never closes the number itself.
-    // SAFETY: `high` is open; no other code uses this number (see above).
-    assert_eq!(unsafe { libc::close(high) }, 0);
+    let mut closed = common::closed_resource(file, |_| {});
+    let res = closed.res.take().unwrap();
 
     let (result, buf) = lio.read_at(&res, Vec::with_capacity(8), 0).wait();
     assert_errno(&result, libc::EBADF);

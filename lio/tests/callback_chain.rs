@@ -2,15 +2,26 @@
 //! space: a chain of 10,000 no-ops (each callback submits the next) completes, a chain of
 //! 10,000 operations that complete inline at submission runs within a single `run` without
 //! recursing, a chain works on a driver with room for one operation (the slot is free before
-//! the callback runs), and a callback may itself block on, or run, the driver.
+//! the callback runs), and a callback may itself block on, or run, the driver. Every test
+//! runs on each backend.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod common;
+
+use common::backend_tests;
 use lio::op::OpenOptions;
-use lio::{Lio, Resource};
+use lio::{Backend, Lio, Resource};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+backend_tests!(
+    chain_of_10000_nops_each_submitted_from_the_previous_callback,
+    chain_of_10000_inline_completions_runs_in_one_run_without_recursion,
+    chain_on_a_driver_with_capacity_one,
+    callback_may_wait_and_run_the_driver,
+);
 
 const CHAIN: usize = 10_000;
 
@@ -107,10 +118,9 @@ fn run_until(lio: &Lio, chain: &Chain, target: usize) -> usize {
     runs
 }
 
-#[test]
-fn chain_of_10000_nops_each_submitted_from_the_previous_callback() {
-    on_small_stack(|| {
-        let lio = Lio::new().unwrap();
+fn chain_of_10000_nops_each_submitted_from_the_previous_callback(backend: Backend) {
+    on_small_stack(move || {
+        let lio = common::driver(backend);
         let chain = Rc::new(Chain::default());
         nop_link(&lio, chain.clone());
         let runs = run_until(&lio, &chain, CHAIN);
@@ -140,11 +150,13 @@ fn write_link(lio: &Lio, file: Resource, chain: Rc<Chain>) {
 
 /// Small writes to a regular file complete inline at submission, so every link's successor
 /// is ready before its callback returns: the whole chain is one `run`.
-#[test]
-fn chain_of_10000_inline_completions_runs_in_one_run_without_recursion() {
-    on_small_stack(|| {
-        let path = std::env::temp_dir().join(format!("lio-callback-chain-{}", std::process::id()));
-        let lio = Lio::new().unwrap();
+fn chain_of_10000_inline_completions_runs_in_one_run_without_recursion(backend: Backend) {
+    on_small_stack(move || {
+        let path = std::env::temp_dir().join(format!(
+            "lio-callback-chain-{}-{backend}",
+            std::process::id()
+        ));
+        let lio = common::driver(backend);
         let file = lio
             .open(
                 &path,
@@ -174,9 +186,8 @@ fn chain_of_10000_inline_completions_runs_in_one_run_without_recursion() {
 
 /// With room for one operation, a callback can only submit its successor if the finished
 /// operation's slot was freed before the callback ran.
-#[test]
-fn chain_on_a_driver_with_capacity_one() {
-    let lio = Lio::builder().capacity(1).build().unwrap();
+fn chain_on_a_driver_with_capacity_one(backend: Backend) {
+    let lio = common::checked(backend, common::builder(backend).capacity(1).build());
     let chain = Rc::new(Chain::default());
     let errors = Rc::new(Cell::new(0usize));
     fn link(lio: &Lio, chain: Rc<Chain>, errors: Rc<Cell<usize>>, left: usize) {
@@ -204,9 +215,7 @@ fn chain_on_a_driver_with_capacity_one() {
 
 /// A callback may wait for another operation and may run the driver: callbacks run outside
 /// any borrow of the driver.
-#[test]
-fn callback_may_wait_and_run_the_driver() {
-    let lio = Lio::new().unwrap();
+fn callback_may_wait_and_run_the_driver(lio: &Lio) {
     let inner_done = Rc::new(Cell::new(0usize));
     let outer = Rc::new(Cell::new(false));
     let (l, i, o) = (lio.clone(), inner_done.clone(), outer.clone());

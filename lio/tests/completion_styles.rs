@@ -124,8 +124,12 @@ fn nop_through_every_style(lio: &Lio) {
 }
 
 fn thread_default_driver_block_on(lio: &Lio) {
-    // Created on first use, on a thread that never had one.
-    let result = std::thread::spawn(|| {
+    // On a thread that never had one: made this test's backend's driver (a default created
+    // on first use would follow `LIO_BACKEND`, which this suite never depends on; the
+    // choice of backend is tested in fallback.rs).
+    let backend = lio.backend();
+    let result = std::thread::spawn(move || {
+        common::driver(backend).set_thread_default();
         lio::block_on(async {
             let lio = Lio::thread_default()?;
             lio.nop().await?;

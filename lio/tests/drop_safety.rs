@@ -16,11 +16,20 @@
 //! dropped operations' memory is released once the kernel lets go of it. (Every read buffer
 //! here is initialised memory: valgrind does not see io_uring's writes, and would flag bytes
 //! the kernel wrote into uninitialised capacity.)
+//!
+//! Every test runs on each backend. On epoll a pipe read is a non-blocking attempt when it is
+//! submitted and again at each readiness edge, never a syscall left pending, so a dropped
+//! pipe read is taken off its queue at once and never consumes data that arrives later (the
+//! epoll variants assert that where io_uring's may consume it); regular-file reads run on
+//! lio's blocking pool, which must keep their buffers alive until the pool thread is done.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod common;
+
+use common::{backend_tests, raw_pipe as pipe, readable};
 use lio::buf::{IoBuf, IoBufMut};
-use lio::{Lio, Resource};
+use lio::{Backend, Lio, Resource};
 use std::cell::Cell;
 use std::future::{Future, IntoFuture};
 use std::os::fd::OwnedFd;
@@ -29,19 +38,26 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+backend_tests!(
+    future_dropped_before_the_kernel_saw_it,
+    future_dropped_with_data_waiting_before_the_kernel_saw_it,
+    future_dropped_while_armed_in_the_kernel,
+    future_dropped_after_data_arrived_but_before_the_completion_was_reaped,
+    future_dropped_inside_block_on_after_losing_a_race,
+    driver_dropped_with_a_callback_read_in_flight,
+    driver_dropped_with_data_arriving_for_a_callback_read,
+    hundred_futures_dropped_on_hundred_pipes,
+    driver_dropped_with_hundred_callback_reads_on_hundred_pipes,
+    future_dropped_while_the_kernel_copies_uncached_file_data,
+    driver_dropped_while_the_kernel_copies_uncached_file_data,
+);
+
 /// The size of every read buffer and of every fresh buffer.
 const LEN: usize = 4096;
 /// Fresh buffers allocated per dropped read.
 const FRESH_PER_DROP: usize = 64;
 const FILL: u8 = 0xAA;
 const DATA: u8 = 0x55;
-
-/// A blocking pipe: the read end as a lio resource, the write end as a plain descriptor.
-fn pipe() -> (Resource, OwnedFd) {
-    let (reader, writer) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe2 failed");
-    (Resource::from(reader), writer)
-}
 
 /// Polls `fut` once with a waker that does nothing (this submits an `IoFuture`).
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
@@ -85,15 +101,17 @@ fn drain(lio: &Lio) {
     lio.try_run().expect("try_run");
 }
 
-/// Whether the read end has bytes waiting (a zero-timeout `poll`).
-fn readable(reader: &Resource) -> bool {
-    let mut fds = [rustix::event::PollFd::new(
-        reader,
-        rustix::event::PollFlags::IN,
-    )];
-    let ready =
-        rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())).expect("poll");
-    ready == 1
+/// Epoll: the pipe still holds all the data written after the read was submitted, unread
+/// (a dropped or cancelled read is taken off its descriptor's queue at once).
+fn assert_data_left_in_pipe(reader: &Resource) {
+    assert!(
+        readable(reader),
+        "epoll: a dropped pipe read consumed data that arrived after it was submitted"
+    );
+    let mut back = vec![0u8; 2 * LEN];
+    let n = rustix::io::read(reader, &mut back).unwrap();
+    assert_eq!(n, LEN, "epoll: the pipe holds exactly the data written");
+    assert!(back[..n].iter().all(|&b| b == DATA));
 }
 
 /// Submits a read of `LEN` bytes through the `.await` path and returns its pending future.
@@ -103,49 +121,51 @@ fn submitted_read(lio: &Lio, reader: &Resource) -> lio::IoFuture<lio::op::Read<V
     fut
 }
 
-#[test]
-fn future_dropped_before_the_kernel_saw_it() {
-    let lio = Lio::new().unwrap();
+fn future_dropped_before_the_kernel_saw_it(lio: &Lio) {
     let (reader, writer) = pipe();
     // Queued in the submission queue only: no `run` yet.
-    let fut = submitted_read(&lio, &reader);
+    let fut = submitted_read(lio, &reader);
     drop(fut);
     let fresh = fresh_buffers::<FRESH_PER_DROP>();
     fill_pipe(&writer);
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
+    if lio.backend() == Backend::Epoll {
+        assert_data_left_in_pipe(&reader);
+    }
 }
 
-/// The read reaches the kernel only after its future was dropped, and the pipe already holds
-/// data: the kernel surely writes into the dropped read's buffer (the read is queued before
-/// its cancel, and completes as soon as it is issued).
-#[test]
-fn future_dropped_with_data_waiting_before_the_kernel_saw_it() {
-    let lio = Lio::new().unwrap();
+/// io_uring: the read reaches the kernel only after its future was dropped, and the pipe
+/// already holds data: the kernel surely writes into the dropped read's buffer (the read is
+/// queued before its cancel, and completes as soon as it is issued). epoll: the read was
+/// tried at submission (the pipe was empty) and is taken off the pipe's queue by the drop, so
+/// it never consumes the data.
+fn future_dropped_with_data_waiting_before_the_kernel_saw_it(lio: &Lio) {
     let (reader, writer) = pipe();
-    let fut = submitted_read(&lio, &reader);
+    let fut = submitted_read(lio, &reader);
     fill_pipe(&writer);
     drop(fut);
     let fresh = fresh_buffers::<FRESH_PER_DROP>();
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
-    assert!(
-        !readable(&reader),
-        "the dropped read was issued before its cancel and consumed the data"
-    );
+    match lio.backend() {
+        Backend::Epoll => assert_data_left_in_pipe(&reader),
+        _ => assert!(
+            !readable(&reader),
+            "the dropped read was issued before its cancel and consumed the data"
+        ),
+    }
 }
 
-#[test]
-fn future_dropped_while_armed_in_the_kernel() {
-    let lio = Lio::new().unwrap();
+fn future_dropped_while_armed_in_the_kernel(lio: &Lio) {
     let (reader, writer) = pipe();
-    let fut = submitted_read(&lio, &reader);
+    let fut = submitted_read(lio, &reader);
     assert_eq!(lio.try_run().unwrap(), 0, "the kernel has armed the read");
     assert_eq!(lio.in_flight(), 1);
     drop(fut);
@@ -154,15 +174,16 @@ fn future_dropped_while_armed_in_the_kernel() {
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
+    if lio.backend() == Backend::Epoll {
+        assert_data_left_in_pipe(&reader);
+    }
 }
 
-#[test]
-fn future_dropped_after_data_arrived_but_before_the_completion_was_reaped() {
-    let lio = Lio::new().unwrap();
+fn future_dropped_after_data_arrived_but_before_the_completion_was_reaped(lio: &Lio) {
     let (reader, writer) = pipe();
-    let fut = submitted_read(&lio, &reader);
+    let fut = submitted_read(lio, &reader);
     lio.try_run().unwrap();
     // The kernel may now fill the buffer at any moment (at the latest on the next enter).
     fill_pipe(&writer);
@@ -171,17 +192,20 @@ fn future_dropped_after_data_arrived_but_before_the_completion_was_reaped() {
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
+    if lio.backend() == Backend::Epoll {
+        // No `run` between the data and the drop: the parked read never saw the edge.
+        assert_data_left_in_pipe(&reader);
+        return;
+    }
     let consumed = !readable(&reader);
     eprintln!("the dropped read consumed the pipe's data (kernel wrote after drop): {consumed}");
 }
 
 /// The `block_on` task's own futures are tracked without a waker: a read that loses a race
 /// against a sleep inside `block_on` is dropped in flight like any other.
-#[test]
-fn future_dropped_inside_block_on_after_losing_a_race() {
-    let lio = Lio::new().unwrap();
+fn future_dropped_inside_block_on_after_losing_a_race(lio: &Lio) {
     let (reader, writer) = pipe();
     let read_lost = lio
         .block_on(async {
@@ -198,19 +222,25 @@ fn future_dropped_inside_block_on_after_losing_a_race() {
         })
         .unwrap();
     assert!(read_lost.is_ok(), "the read on an empty pipe cannot win");
-    assert_eq!(lio.in_flight(), 1, "the dropped read waits for the kernel");
+    match lio.backend() {
+        // Nothing holds a parked read's buffer: it is released at once.
+        Backend::Epoll => assert_eq!(lio.in_flight(), 0, "the dropped read was unparked"),
+        _ => assert_eq!(lio.in_flight(), 1, "the dropped read waits for the kernel"),
+    }
     let fresh = fresh_buffers::<FRESH_PER_DROP>();
     fill_pipe(&writer);
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
+    if lio.backend() == Backend::Epoll {
+        assert_data_left_in_pipe(&reader);
+    }
 }
 
-#[test]
-fn driver_dropped_with_a_callback_read_in_flight() {
-    let lio = Lio::new().unwrap();
+fn driver_dropped_with_a_callback_read_in_flight(backend: Backend) {
+    let lio = common::driver(backend);
     let (reader, writer) = pipe();
     let ran = Rc::new(Cell::new(false));
     let flag = ran.clone();
@@ -234,9 +264,8 @@ fn driver_dropped_with_a_callback_read_in_flight() {
     assert!(!ran.get());
 }
 
-#[test]
-fn driver_dropped_with_data_arriving_for_a_callback_read() {
-    let lio = Lio::new().unwrap();
+fn driver_dropped_with_data_arriving_for_a_callback_read(backend: Backend) {
+    let lio = common::driver(backend);
     let (reader, writer) = pipe();
     let ran = Rc::new(Cell::new(false));
     let flag = ran.clone();
@@ -249,14 +278,16 @@ fn driver_dropped_with_data_arriving_for_a_callback_read() {
     let fresh = fresh_buffers::<FRESH_PER_DROP>();
     std::thread::sleep(Duration::from_millis(20));
     assert_untouched(&fresh);
+    if backend == Backend::Epoll {
+        // The driver went without another run: the parked read never saw the data.
+        assert_data_left_in_pipe(&reader);
+    }
 }
 
-#[test]
-fn hundred_futures_dropped_on_hundred_pipes() {
+fn hundred_futures_dropped_on_hundred_pipes(lio: &Lio) {
     const PIPES: usize = 100;
-    let lio = Lio::new().unwrap();
     let pipes: Vec<_> = (0..PIPES).map(|_| pipe()).collect();
-    let futs: Vec<_> = pipes.iter().map(|(r, _)| submitted_read(&lio, r)).collect();
+    let futs: Vec<_> = pipes.iter().map(|(r, _)| submitted_read(lio, r)).collect();
     assert_eq!(lio.try_run().unwrap(), 0);
     assert_eq!(lio.in_flight(), PIPES);
     // Half of the pipes get their data before the drop, half after.
@@ -271,16 +302,20 @@ fn hundred_futures_dropped_on_hundred_pipes() {
     for _ in 0..3 {
         lio.run_timeout(Duration::from_millis(10)).unwrap();
     }
-    drain(&lio);
+    drain(lio);
     assert_untouched(&fresh);
+    if lio.backend() == Backend::Epoll {
+        for (reader, _) in &pipes {
+            assert_data_left_in_pipe(reader);
+        }
+    }
     // The driver is still usable afterwards.
     lio.nop().wait().unwrap();
 }
 
-#[test]
-fn driver_dropped_with_hundred_callback_reads_on_hundred_pipes() {
+fn driver_dropped_with_hundred_callback_reads_on_hundred_pipes(backend: Backend) {
     const PIPES: usize = 100;
-    let lio = Lio::new().unwrap();
+    let lio = common::driver(backend);
     let ran = Rc::new(Cell::new(0usize));
     let pipes: Vec<_> = (0..PIPES).map(|_| pipe()).collect();
     for (reader, _) in &pipes {
@@ -304,6 +339,12 @@ fn driver_dropped_with_hundred_callback_reads_on_hundred_pipes() {
     // Pipes whose data arrived after the drop still hold it: their reads were cancelled.
     for (reader, _) in pipes.iter().skip(1).step_by(2) {
         assert!(readable(reader), "a read survived its driver");
+    }
+    if backend == Backend::Epoll {
+        // And on epoll so do the others: no run came between their data and the drop.
+        for (reader, _) in &pipes {
+            assert_data_left_in_pipe(reader);
+        }
     }
 }
 
@@ -375,13 +416,20 @@ fn assert_big_fresh_untouched(fresh: &[Vec<u8>; 4]) {
     }
 }
 
+/// Epoll runs regular-file reads on its blocking pool: gives the pool thread time to take
+/// the job off the queue, so that the read is running (not cancelled unstarted) at the drop.
+fn let_the_pool_start(lio: &Lio) {
+    if lio.backend() == Backend::Epoll {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// A 16 MiB regular-file read whose pages are not cached: the kernel fills the buffer over
-/// many milliseconds, and such a read cannot be cancelled once started. Dropping its future
-/// while it runs is the case where the kernel surely writes into the buffer after the drop.
-#[test]
-fn future_dropped_while_the_kernel_copies_uncached_file_data() {
-    let path = big_file("future");
-    let lio = Lio::new().unwrap();
+/// many milliseconds, and such a read cannot be cancelled once started (on epoll: a pool
+/// thread's `pread`). Dropping its future while it runs is the case where the kernel surely
+/// writes into the buffer after the drop.
+fn future_dropped_while_the_kernel_copies_uncached_file_data(lio: &Lio) {
+    let path = big_file(&format!("future-{}", lio.backend()));
     let mut caught = false;
     for attempt in 0..5 {
         let file = evicted(&path);
@@ -393,6 +441,7 @@ fn future_dropped_while_the_kernel_copies_uncached_file_data() {
         let mut fut = lio.read_at(&file, buf, 0).into_future();
         let _ = poll_once(&mut fut);
         lio.try_run().unwrap();
+        let_the_pool_start(lio);
         let in_flight = lio.in_flight() == 1;
         drop(fut);
         if in_flight {
@@ -402,7 +451,7 @@ fn future_dropped_while_the_kernel_copies_uncached_file_data() {
             );
         }
         let fresh: [Vec<u8>; 4] = std::array::from_fn(|_| vec![FILL; BIG]);
-        drain(&lio);
+        drain(lio);
         assert_big_fresh_untouched(&fresh);
         let (len, file_data) = seen.get().expect("the dropped read's buffer was freed");
         eprintln!(
@@ -420,13 +469,13 @@ fn future_dropped_while_the_kernel_copies_uncached_file_data() {
 }
 
 /// The same uncached read, submitted with a callback, when the whole driver is dropped: the
-/// driver's drop must wait for the kernel to finish writing before it frees the buffer.
-#[test]
-fn driver_dropped_while_the_kernel_copies_uncached_file_data() {
-    let path = big_file("driver");
+/// driver's drop must wait for the kernel (on epoll: the pool thread) to finish writing
+/// before it frees the buffer.
+fn driver_dropped_while_the_kernel_copies_uncached_file_data(backend: Backend) {
+    let path = big_file(&format!("driver-{backend}"));
     let mut caught = false;
     for attempt in 0..5 {
-        let lio = Lio::new().unwrap();
+        let lio = common::driver(backend);
         let file = evicted(&path);
         let seen = Rc::new(Cell::new(None));
         let buf = Witness {
@@ -438,6 +487,7 @@ fn driver_dropped_while_the_kernel_copies_uncached_file_data() {
         lio.read_at(&file, buf, 0)
             .when_done(move |_| flag.set(true));
         lio.try_run().unwrap();
+        let_the_pool_start(&lio);
         let in_flight = lio.in_flight() == 1;
         drop(lio);
         // The driver waited for the kernel: the buffer is gone, and was filled first.

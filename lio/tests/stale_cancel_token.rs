@@ -1,20 +1,25 @@
 //! A cancel token names one operation, never its table slot: once the operation has finished
 //! and its slot holds a new operation, cancelling with the old token reports `NotFound` and
 //! leaves the new occupant running. The token of an operation rejected by a full driver
-//! cancels nothing either.
+//! cancels nothing either. Both tests run on each backend.
 
-use lio::{Lio, Resource};
+mod common;
+
+use common::{backend_tests, raw_pipe as pipe};
+use lio::{Backend, Lio, Resource};
 use std::cell::RefCell;
 use std::io::ErrorKind;
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// A blocking pipe: the read end as a lio resource, the write end as a plain descriptor.
-fn pipe() -> (Resource, OwnedFd) {
-    let (reader, writer) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).expect("pipe2 failed");
-    (Resource::from(reader), writer)
+backend_tests!(
+    stale_token_never_cancels_the_next_occupant_of_its_slot,
+    token_of_a_rejected_operation_cancels_nothing,
+);
+
+/// A driver on `backend` with room for two operations.
+fn two_slots(backend: Backend) -> Lio {
+    common::checked(backend, common::builder(backend).capacity(2).build())
 }
 
 type Outcome = Rc<RefCell<Option<Result<usize, Option<i32>>>>>;
@@ -40,10 +45,9 @@ fn run_until(lio: &Lio, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn stale_token_never_cancels_the_next_occupant_of_its_slot() {
+fn stale_token_never_cancels_the_next_occupant_of_its_slot(backend: Backend) {
     // Two slots: one for the reads (reused), one for the cancel.
-    let lio = Lio::builder().capacity(2).build().unwrap();
+    let lio = two_slots(backend);
     let (reader, writer) = pipe();
     for round in 0..100 {
         let (old_token, old) = read_with_callback(&lio, &reader);
@@ -71,9 +75,8 @@ fn stale_token_never_cancels_the_next_occupant_of_its_slot() {
     }
 }
 
-#[test]
-fn token_of_a_rejected_operation_cancels_nothing() {
-    let lio = Lio::builder().capacity(2).build().unwrap();
+fn token_of_a_rejected_operation_cancels_nothing(backend: Backend) {
+    let lio = two_slots(backend);
     let (reader, writer) = pipe();
     let (_, running) = read_with_callback(&lio, &reader);
     let (_, filler) = read_with_callback(&lio, &reader);

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 backend_tests!(
     sleep_lasts_at_least_its_duration,
     sleeps_complete_in_deadline_order,
+    sleeps_and_deadlines_fire_in_time_order,
     timeout_fails_read_from_empty_pipe,
     timeout_lets_timely_read_succeed,
     timeout_on_sleep,
@@ -53,6 +54,56 @@ fn sleeps_complete_in_deadline_order(lio: &Lio) {
     }
     common::run_until(lio, || order.borrow().len() == 3);
     assert_eq!(*order.borrow(), [(10, true), (25, true), (40, true)]);
+}
+
+/// Sleeps and the deadlines of reads on empty pipes, interleaved: they end in the order of
+/// their times, not of their submission, and each at or after its time.
+fn sleeps_and_deadlines_fire_in_time_order(lio: &Lio) {
+    let pipes: Vec<_> = (0..3).map(|_| common::pipe()).collect();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let start = Instant::now();
+    let record = |what: &'static str, ms: u64, order: &Rc<RefCell<Vec<_>>>| {
+        let order = order.clone();
+        move |ok: bool| order.borrow_mut().push((ms, what, ok, start.elapsed()))
+    };
+    for (i, (ms, deadline)) in [(60u64, 50u64), (20, 10), (100, 75)]
+        .into_iter()
+        .enumerate()
+    {
+        let done = record("sleep", ms, &order);
+        lio.sleep(Duration::from_millis(ms))
+            .when_done(move |r| done(r.is_ok()));
+        let ms = deadline;
+        let done = record("deadline", ms, &order);
+        lio.read(&pipes[i].0, Vec::with_capacity(8))
+            .timeout(Duration::from_millis(ms))
+            .when_done(move |(r, _)| done(matches!(&r, Err(e) if e.kind() == ErrorKind::TimedOut)));
+    }
+    common::run_until(lio, || order.borrow().len() == 6);
+    let order = order.borrow();
+    let seen: Vec<_> = order
+        .iter()
+        .map(|&(ms, what, ok, _)| (ms, what, ok))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (10, "deadline", true),
+            (20, "sleep", true),
+            (50, "deadline", true),
+            (60, "sleep", true),
+            (75, "deadline", true),
+            (100, "sleep", true),
+        ],
+        "(ms, kind, ended as expected) in the order they ended"
+    );
+    for &(ms, what, _, at) in order.iter() {
+        assert!(
+            at >= Duration::from_millis(ms),
+            "the {ms} ms {what} ended early, at {at:?}"
+        );
+    }
+    assert_eq!(lio.in_flight(), 0);
 }
 
 fn timeout_fails_read_from_empty_pipe(lio: &Lio) {

@@ -1,6 +1,11 @@
 //! `Lio::waker()` wakes a blocked `run()` from another thread, and `block_on` resumes a
-//! future woken from another thread even when nothing is in flight.
+//! future woken from another thread even when nothing is in flight. Every test runs on each
+//! backend.
 
+mod common;
+
+use common::backend_tests;
+use lio::Lio;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,9 +14,13 @@ use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[test]
-fn waker_interrupts_blocked_run() {
-    let lio = lio::Lio::new().unwrap();
+backend_tests!(
+    waker_interrupts_blocked_run,
+    run_with_nothing_in_flight_returns_at_once,
+    block_on_wakes_from_another_thread,
+);
+
+fn waker_interrupts_blocked_run(lio: &Lio) {
     let waker = lio.waker().unwrap();
     let sleep = lio.sleep(Duration::from_secs(30)).recv();
     let start = Instant::now();
@@ -33,9 +42,7 @@ fn waker_interrupts_blocked_run() {
     thread.join().unwrap();
 }
 
-#[test]
-fn run_with_nothing_in_flight_returns_at_once() {
-    let lio = lio::Lio::new().unwrap();
+fn run_with_nothing_in_flight_returns_at_once(lio: &Lio) {
     let _waker = lio.waker().unwrap();
     let start = Instant::now();
     assert_eq!(lio.run().unwrap(), 0);
@@ -62,9 +69,7 @@ impl Future for Remote {
     }
 }
 
-#[test]
-fn block_on_wakes_from_another_thread() {
-    let lio = lio::Lio::new().unwrap();
+fn block_on_wakes_from_another_thread(lio: &Lio) {
     let done = Arc::new(AtomicBool::new(false));
     let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
     let (done2, slot2) = (done.clone(), slot.clone());

@@ -3,8 +3,11 @@
 //! therefore never drop a waker while it holds its driver borrowed. Both places where lio
 //! lets go of a registered waker are exercised: re-polling a future with a different waker,
 //! and dropping a future that is still in flight. Either must leave the other future
-//! detached and cancelled, with no panic.
+//! detached and cancelled, with no panic. Both tests run on each backend.
 
+mod common;
+
+use common::backend_tests;
 use lio::Lio;
 use std::cell::RefCell;
 use std::future::{Future, IntoFuture};
@@ -12,6 +15,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+backend_tests!(
+    repolling_with_another_waker_drops_the_old_one_outside_the_driver_borrow,
+    dropping_an_in_flight_future_drops_its_waker_outside_the_driver_borrow,
+);
 
 type SleepFuture = lio::IoFuture<lio::op::Sleep>;
 
@@ -70,10 +78,8 @@ fn assert_all_released(lio: &Lio) {
     }
 }
 
-#[test]
-fn repolling_with_another_waker_drops_the_old_one_outside_the_driver_borrow() {
-    let lio = Lio::new().unwrap();
-    let mut holder = setup(&lio);
+fn repolling_with_another_waker_drops_the_old_one_outside_the_driver_borrow(lio: &Lio) {
+    let mut holder = setup(lio);
     // Replaces the registered `DropsVictim` waker: its drop drops the victim future.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         poll_with(&mut holder, Waker::noop()).is_pending()
@@ -84,13 +90,11 @@ fn repolling_with_another_waker_drops_the_old_one_outside_the_driver_borrow() {
          was borrowed, and the waker's drop used the driver"
     );
     drop(holder);
-    assert_all_released(&lio);
+    assert_all_released(lio);
 }
 
-#[test]
-fn dropping_an_in_flight_future_drops_its_waker_outside_the_driver_borrow() {
-    let lio = Lio::new().unwrap();
-    let holder = setup(&lio);
+fn dropping_an_in_flight_future_drops_its_waker_outside_the_driver_borrow(lio: &Lio) {
+    let holder = setup(lio);
     // Detaches the holder: lio lets go of its `DropsVictim` waker.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(holder)));
     assert!(
@@ -98,5 +102,5 @@ fn dropping_an_in_flight_future_drops_its_waker_outside_the_driver_borrow() {
         "dropping a future panicked: lio dropped its waker while the driver was borrowed, \
          and the waker's drop used the driver"
     );
-    assert_all_released(&lio);
+    assert_all_released(lio);
 }

@@ -7,6 +7,7 @@
 //! no user code. Threads start on demand up to the configured maximum; failing to start one is
 //! an error result for the job, never a panic.
 
+mod net;
 mod ops;
 
 pub use ops::BlockingOp;
@@ -23,6 +24,9 @@ use std::time::{Duration, Instant};
 pub struct Job {
     pub(crate) run: unsafe fn(&JobArgs) -> io::Result<u32>,
     pub(crate) args: JobArgs,
+    /// The job owns a resource only running it releases (a close owns its descriptor): it
+    /// cannot be cancelled, and a shutdown runs it rather than drop it.
+    pub(crate) must_run: bool,
 }
 
 /// Raw arguments of a [`Job`]; each operation's blocking half fills what it needs.
@@ -151,7 +155,9 @@ impl Pool {
     pub(crate) fn cancel(&mut self, key: Key) -> bool {
         let mut state = self.shared.lock();
         let before = state.queue.len();
-        state.queue.retain(|(queued, _)| *queued != key);
+        state
+            .queue
+            .retain(|(queued, job)| *queued != key || job.must_run);
         state.queue.len() != before
     }
 
@@ -176,7 +182,7 @@ impl Pool {
     pub(crate) fn shutdown(&mut self, table: &mut Table, canceled: impl Fn() -> io::Error) {
         let mut state = self.shared.lock();
         state.shutdown = true;
-        let queued: Vec<Key> = state.queue.drain(..).map(|(key, _)| key).collect();
+        let queued: Vec<(Key, Job)> = state.queue.drain(..).collect();
         self.shared.work.notify_all();
         let give_up = Instant::now() + Duration::from_secs(5);
         while state.running > 0 {
@@ -191,8 +197,15 @@ impl Pool {
         }
         let all_done = state.running == 0;
         drop(state);
-        for key in queued {
-            table.complete(key, Err(canceled()), false);
+        for (key, job) in queued {
+            let result = if job.must_run {
+                // SAFETY: as in `worker`: the job's pointers stay valid until its completion
+                // is delivered, just below.
+                unsafe { (job.run)(&job.args) }
+            } else {
+                Err(canceled())
+            };
+            table.complete(key, result, false);
         }
         self.drain(table);
         if all_done {

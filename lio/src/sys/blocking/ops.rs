@@ -18,7 +18,7 @@ pub trait BlockingOp {
 }
 
 /// Runs `call` until it does not fail with `EINTR`; a negative return is the OS error.
-fn retry(mut call: impl FnMut() -> isize) -> io::Result<u32> {
+pub(super) fn retry(mut call: impl FnMut() -> isize) -> io::Result<u32> {
     loop {
         let ret = call();
         if ret >= 0 {
@@ -31,8 +31,12 @@ fn retry(mut call: impl FnMut() -> isize) -> io::Result<u32> {
     }
 }
 
-fn job(run: unsafe fn(&JobArgs) -> io::Result<u32>, args: JobArgs) -> io::Result<Job> {
-    Ok(Job { run, args })
+pub(super) fn job(run: unsafe fn(&JobArgs) -> io::Result<u32>, args: JobArgs) -> io::Result<Job> {
+    Ok(Job {
+        run,
+        args,
+        must_run: false,
+    })
 }
 
 /// The offset for `p*` calls, or `None` for the file position.
@@ -286,13 +290,15 @@ impl BlockingOp for op::Close {
     fn job(&mut self) -> io::Result<Job> {
         let fd = self.raw_fd()?;
         self.hand_over();
-        job(
-            run_close,
-            JobArgs {
-                fd,
-                ..JobArgs::default()
-            },
-        )
+        let args = JobArgs {
+            fd,
+            ..JobArgs::default()
+        };
+        Ok(Job {
+            run: run_close,
+            args,
+            must_run: true,
+        })
     }
 }
 
@@ -423,7 +429,7 @@ impl BlockingOp for op::LinkAt {
 }
 
 /// Operations that never need a thread (they complete in the driver itself).
-fn no_job(what: &str) -> io::Result<Job> {
+pub(super) fn no_job(what: &str) -> io::Result<Job> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         format!("lio: {what} has no blocking form"),

@@ -11,6 +11,10 @@ pub(crate) struct Readiness {
     pub(crate) token: u64,
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// The peer shut down its writing side, or the descriptor hung up or failed.
+    pub(crate) read_closed: bool,
+    /// The descriptor hung up or failed: writes will fail at once.
+    pub(crate) write_closed: bool,
 }
 
 /// An epoll instance and its event buffer.
@@ -75,6 +79,8 @@ impl Epoll {
                 readable: error
                     || flags.intersects(epoll::EventFlags::IN | epoll::EventFlags::RDHUP),
                 writable: error || flags.contains(epoll::EventFlags::OUT),
+                read_closed: error || flags.contains(epoll::EventFlags::RDHUP),
+                write_closed: error,
             });
         }
         Ok(())

@@ -8,6 +8,7 @@
 //! wait.
 
 mod epoll;
+mod net;
 mod ops;
 mod timers;
 
@@ -40,21 +41,69 @@ struct Parked {
     attempt: AttemptFn,
 }
 
+/// One direction (reads or writes) of a registered descriptor.
+struct Direction {
+    /// Operations waiting, in submission order.
+    queue: VecDeque<Parked>,
+    /// The descriptor may be ready: worth a syscall without waiting for an edge.
+    ready: bool,
+    /// The poller reported a hang-up or error for this direction. That state lasts (reads
+    /// return 0 or the error for ever) and no further edge will announce it, so the
+    /// direction never counts as drained again.
+    closed: bool,
+}
+
+impl Direction {
+    fn new() -> Direction {
+        Direction {
+            queue: VecDeque::new(),
+            ready: true,
+            closed: false,
+        }
+    }
+
+    /// A transfer came up short: wait for the next edge, unless the direction is closed.
+    fn drained(&mut self) {
+        self.ready = self.closed;
+    }
+
+    /// Retries the queued operations in order, until one would block or shows the
+    /// descriptor drained.
+    fn run(&mut self, table: &mut Table) {
+        while let Some(parked) = self.queue.front() {
+            // SAFETY: the operation sits in its table slot and nothing else touches it.
+            let attempt = unsafe { (parked.attempt)(parked.op) };
+            if would_block(&attempt.result) {
+                self.ready = false;
+                return;
+            }
+            let key = parked.key;
+            self.queue.pop_front();
+            table.set_location(key, Location::None);
+            table.complete(key, attempt.result, false);
+            if attempt.drained {
+                self.drained();
+                if !self.ready {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// What the engine knows about one registered descriptor.
 struct FdState {
     owner: WeakResource,
-    readable: bool,
-    writable: bool,
-    readers: VecDeque<Parked>,
-    writers: VecDeque<Parked>,
+    read: Direction,
+    write: Direction,
     registered: bool,
 }
 
 impl FdState {
-    fn side(&mut self, interest: Interest) -> (&mut VecDeque<Parked>, &mut bool) {
+    fn side(&mut self, interest: Interest) -> &mut Direction {
         match interest {
-            Interest::Read => (&mut self.readers, &mut self.readable),
-            Interest::Write => (&mut self.writers, &mut self.writable),
+            Interest::Read => &mut self.read,
+            Interest::Write => &mut self.write,
         }
     }
 }
@@ -72,6 +121,11 @@ pub(crate) struct Engine {
 
 fn canceled() -> io::Error {
     io::Error::from_raw_os_error(libc::ECANCELED)
+}
+
+/// Whether an error says the descriptor cannot be driven by readiness at all.
+fn refuses_polling(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EPERM))
 }
 
 fn would_block(result: &io::Result<u32>) -> bool {
@@ -127,23 +181,26 @@ impl Engine {
                 fd,
                 interest,
                 attempt,
+                now,
             } => {
                 let parked = Parked {
                     key,
                     op: op_ptr.cast(),
                     attempt,
                 };
-                match self.park(&fd, interest, parked) {
+                match self.park(&fd, interest, parked, now) {
                     Ok(None) => Location::Fd(fd.raw(), interest),
-                    Ok(Some(Err(e))) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
-                        // This kernel cannot do RWF_NOWAIT on this descriptor: use the pool
-                        // for it from now on.
-                        fd.set_kind(FileKind::Other);
+                    Ok(Some(Err(e))) | Err(Err(e)) if refuses_polling(&e) => {
+                        // epoll cannot watch this descriptor (EPERM), or the kernel cannot do
+                        // RWF_NOWAIT on it (EOPNOTSUPP): use the pool for it from now on. An
+                        // operation with no blocking form (a socket operation) failed for its
+                        // own reasons: that is its result.
                         // SAFETY: as above; the failed attempt has returned.
                         let job = match unsafe { &mut *op_ptr }.job() {
                             Ok(job) => job,
-                            Err(e) => return Some(Err(e)),
+                            Err(_) => return Some(Err(e)),
                         };
+                        fd.set_kind(FileKind::Other);
                         match self.pool.submit(key, job) {
                             Ok(()) => Location::Pool,
                             Err(e) => return Some(Err(e)),
@@ -167,19 +224,22 @@ impl Engine {
         fd: &Resource,
         interest: Interest,
         parked: Parked,
+        now: bool,
     ) -> Result<Option<io::Result<u32>>, io::Result<u32>> {
         let state = self.state_of(fd).map_err(Err)?;
-        let (queue, ready) = state.side(interest);
-        if queue.is_empty() && *ready {
+        let direction = state.side(interest);
+        if direction.queue.is_empty() && (direction.ready || now) {
             // SAFETY: the operation sits in its table slot and nothing else touches it.
             let attempt = unsafe { (parked.attempt)(parked.op) };
             if !would_block(&attempt.result) {
-                *ready &= !attempt.drained;
+                if attempt.drained {
+                    direction.drained();
+                }
                 return Ok(Some(attempt.result));
             }
-            *ready = false;
+            direction.ready = false;
         }
-        queue.push_back(parked);
+        direction.queue.push_back(parked);
         Ok(None)
     }
 
@@ -190,10 +250,8 @@ impl Engine {
         let poller = &self.poller;
         let state = self.fds.entry(raw).or_insert_with(|| FdState {
             owner: fd.downgrade(),
-            readable: true,
-            writable: true,
-            readers: VecDeque::new(),
-            writers: VecDeque::new(),
+            read: Direction::new(),
+            write: Direction::new(),
             registered: false,
         });
         if !state.registered || !fd.same_as(&state.owner) {
@@ -202,8 +260,10 @@ impl Engine {
             poller.register(fd.as_fd(), raw as u64)?;
             state.owner = fd.downgrade();
             state.registered = true;
-            state.readable = true;
-            state.writable = true;
+            for direction in [&mut state.read, &mut state.write] {
+                direction.ready = true;
+                direction.closed = false;
+            }
         }
         Ok(state)
     }
@@ -237,7 +297,7 @@ impl Engine {
         match location {
             Location::Fd(raw, interest) => {
                 if let Some(state) = self.fds.get_mut(&raw) {
-                    state.side(interest).0.retain(|p| p.key != key);
+                    state.side(interest).queue.retain(|p| p.key != key);
                 }
             }
             Location::Timer | Location::Pool | Location::None => {}
@@ -274,12 +334,14 @@ impl Engine {
                 continue;
             };
             if event.readable {
-                state.readable = true;
-                run_queue(table, &mut state.readers, &mut state.readable);
+                state.read.ready = true;
+                state.read.closed |= event.read_closed;
+                state.read.run(table);
             }
             if event.writable {
-                state.writable = true;
-                run_queue(table, &mut state.writers, &mut state.writable);
+                state.write.ready = true;
+                state.write.closed |= event.write_closed;
+                state.write.run(table);
             }
         }
         self.events = events;
@@ -322,7 +384,7 @@ impl Engine {
     /// drops queued jobs and waits (bounded) for running ones.
     pub(crate) fn shutdown(&mut self, table: &mut Table) {
         for (_, state) in self.fds.drain() {
-            for parked in state.readers.into_iter().chain(state.writers) {
+            for parked in state.read.queue.into_iter().chain(state.write.queue) {
                 table.set_location(parked.key, Location::None);
                 table.complete(parked.key, Err(canceled()), false);
             }
@@ -334,26 +396,5 @@ impl Engine {
             }
         }
         self.pool.shutdown(table, canceled);
-    }
-}
-
-/// Retries the queued operations of one side of a descriptor in order, until one would
-/// block or shows the descriptor drained.
-fn run_queue(table: &mut Table, queue: &mut VecDeque<Parked>, ready: &mut bool) {
-    while let Some(parked) = queue.front() {
-        // SAFETY: the operation sits in its table slot and nothing else touches it.
-        let attempt = unsafe { (parked.attempt)(parked.op) };
-        if would_block(&attempt.result) {
-            *ready = false;
-            return;
-        }
-        let key = parked.key;
-        queue.pop_front();
-        table.set_location(key, Location::None);
-        table.complete(key, attempt.result, false);
-        if attempt.drained {
-            *ready = false;
-            return;
-        }
     }
 }

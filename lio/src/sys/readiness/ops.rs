@@ -12,7 +12,7 @@ use std::io;
 use std::time::Duration;
 
 /// Which readiness an operation waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Interest {
     Read,
     Write,
@@ -38,6 +38,9 @@ pub enum Plan {
         fd: Resource,
         interest: Interest,
         attempt: AttemptFn,
+        /// Try at once even if the descriptor is not known to be ready (a zero-length
+        /// transfer never blocks, and must not wait for an edge).
+        now: bool,
     },
     /// Run the job on the blocking pool.
     Blocking(super::super::blocking::Job),
@@ -66,19 +69,38 @@ unsafe fn attempt<T: TryNow>(op: *mut ()) -> Attempt {
     unsafe { (*op.cast::<T>()).try_now() }
 }
 
-fn poll<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
+pub(super) fn poll<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
+    poll_len::<T>(fd, interest, usize::MAX)
+}
+
+/// The bytes an `iovec` array covers.
+fn iov_len(iov: &[libc::iovec]) -> usize {
+    iov.iter().map(|v| v.iov_len).sum()
+}
+
+/// [`poll`] for a transfer of `len` bytes: one of zero bytes is tried at once.
+fn poll_len<T: TryNow>(fd: &Resource, interest: Interest, len: usize) -> Plan {
     Plan::Poll {
         fd: fd.clone(),
         interest,
         attempt: attempt::<T>,
+        now: len == 0,
     }
 }
 
-fn blocking<T: BlockingOp>(op: &mut T) -> Plan {
+pub(super) fn blocking<T: BlockingOp>(op: &mut T) -> Plan {
     match op.job() {
         Ok(job) => Plan::Blocking(job),
         Err(e) => Plan::Done(Err(e)),
     }
+}
+
+/// Whether a transfer of `n` of `wanted` bytes shows the descriptor drained. On a byte
+/// stream a short transfer means it ran dry; end of file (0) does not: it stays readable,
+/// and no further edge would come to say so. On a message socket a short transfer is just a
+/// short message, and the next one may already be queued: never drained.
+pub(super) fn short_transfer(fd: &Resource, n: usize, wanted: usize) -> bool {
+    n > 0 && n < wanted && fd.kind() == FileKind::Stream
 }
 
 /// `preadv2`/`pwritev2` at the current position with `RWF_NOWAIT`: never blocks on a pipe
@@ -112,9 +134,7 @@ fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
             let n = ret as usize;
             return Attempt {
                 result: Ok(n as u32),
-                // A short transfer means the descriptor ran dry; end of file (0) does not:
-                // it stays readable, and no further edge would come to say so.
-                drained: n > 0 && n < wanted,
+                drained: short_transfer(fd, n, wanted),
             };
         }
         let error = io::Error::last_os_error();
@@ -186,7 +206,9 @@ impl<B: IoBufMut> ReadinessOp for op::Read<B> {
             return Plan::Done(Err(e));
         }
         match (self.fd.kind(), self.offset) {
-            (FileKind::Stream, _) => poll::<Self>(&self.fd, Interest::Read),
+            (FileKind::Stream | FileKind::Datagram, _) => {
+                poll_len::<Self>(&self.fd, Interest::Read, self.len() as usize)
+            }
             (FileKind::BufferedFile, Some(offset)) => {
                 let iov = one(self.buf.buf_mut_ptr(), self.len() as usize);
                 match cached_read(&self.fd, &iov, offset) {
@@ -215,7 +237,9 @@ impl<B: IoBuf> ReadinessOp for op::Write<B> {
             return Plan::Done(Err(e));
         }
         match self.fd.kind() {
-            FileKind::Stream => poll::<Self>(&self.fd, Interest::Write),
+            FileKind::Stream | FileKind::Datagram => {
+                poll_len::<Self>(&self.fd, Interest::Write, self.len() as usize)
+            }
             _ => blocking(self),
         }
     }
@@ -242,7 +266,9 @@ impl<B: IoBufMut> ReadinessOp for op::Readv<B> {
                 .map(|b| (b.buf_mut_ptr(), b.buf_capacity())),
         );
         match (kind, self.offset) {
-            (FileKind::Stream, _) => poll::<Self>(&self.fd, Interest::Read),
+            (FileKind::Stream | FileKind::Datagram, _) => {
+                poll_len::<Self>(&self.fd, Interest::Read, iov_len(&self.iovecs))
+            }
             (_, Some(offset)) => match cached_read(&self.fd, &self.iovecs, offset) {
                 Some(result) => Plan::Done(result),
                 None => blocking(self),
@@ -267,13 +293,13 @@ impl<B: IoBuf> ReadinessOp for op::Writev<B> {
             return Plan::Done(Err(e));
         }
         match self.fd.kind() {
-            FileKind::Stream => {
+            FileKind::Stream | FileKind::Datagram => {
                 self.iovecs = op::iovecs(
                     self.bufs
                         .iter()
                         .map(|b| (b.buf_ptr().cast_mut(), b.buf_len())),
                 );
-                poll::<Self>(&self.fd, Interest::Write)
+                poll_len::<Self>(&self.fd, Interest::Write, iov_len(&self.iovecs))
             }
             _ => blocking(self),
         }

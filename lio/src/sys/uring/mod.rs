@@ -1,15 +1,19 @@
 //! The io_uring backend: ring setup, opcode probe, submission, completion drain, waker.
 
+mod lanes;
+mod net;
 mod ops;
 
 pub use ops::UringOp;
 
 use super::blocking::Pool;
 use super::notify::Notifier;
-use super::{PrepareContext, SysOp, WaitMode};
+use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
+use crate::table::timed_out;
 use crate::table::{Inserted, Key, Table};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
+use lanes::{Lanes, Waiting};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -41,10 +45,24 @@ pub(crate) struct Engine {
     notifier: Arc<Notifier>,
     waker_armed: bool,
     pool: Pool,
+    lanes: Lanes,
+}
+
+/// The kernel's internal "restart the syscall" codes (ERESTARTSYS, ERESTARTNOINTR,
+/// ERESTARTNOHAND, ERESTART_RESTARTBLOCK) can leak into a CQE when a blocking operation in
+/// a kernel worker is interrupted by a cancel; a user sees them as the cancel they are.
+fn user_errno(errno: i32) -> i32 {
+    match errno {
+        512..=516 => libc::ECANCELED,
+        other => other,
+    }
 }
 
 /// Opcodes lio cannot do without: a kernel whose io_uring lacks one falls back to epoll.
-const REQUIRED: [u8; 8] = [
+/// All are older than the opcode probe (Linux 5.6), so any kernel lio accepts has them; the
+/// socket operations among them have no blocking-pool form. `SOCKET` (5.19) and `SHUTDOWN`
+/// (5.11) are optional: without them those operations run on the pool.
+const REQUIRED: [u8; 14] = [
     opcode::Nop::CODE,
     opcode::Read::CODE,
     opcode::Write::CODE,
@@ -53,6 +71,12 @@ const REQUIRED: [u8; 8] = [
     opcode::LinkTimeout::CODE,
     opcode::AsyncCancel::CODE,
     opcode::PollAdd::CODE,
+    opcode::Connect::CODE,
+    opcode::Accept::CODE,
+    opcode::Send::CODE,
+    opcode::Recv::CODE,
+    opcode::SendMsg::CODE,
+    opcode::RecvMsg::CODE,
 ];
 
 /// Whether a setup error means "io_uring is not available here" (so epoll should take
@@ -137,6 +161,7 @@ impl Engine {
             pool: Pool::new(config.pool_threads, notifier.clone()),
             notifier,
             waker_armed: false,
+            lanes: Lanes::default(),
         })
     }
 
@@ -172,13 +197,41 @@ impl Engine {
             self.arm_waker(table);
             return None;
         }
+        if let Some(target) = op.cancel_target() {
+            if let Some(result) = self.cancel_queued(table, target) {
+                return Some(result);
+            }
+        }
         let entry = entry.user_data(key.to_user_data());
         op.submitted();
-        match deadline {
+        let waiting = Waiting {
+            key,
+            entry,
+            deadline: deadline.and_then(|d| Instant::now().checked_add(d)),
+            extra: inserted.extra,
+        };
+        let waiting = match op.lane() {
+            Some(lane) => {
+                table.set_location(key, Location::Fd(lane.0, lane.1));
+                self.lanes.claim(lane, waiting)?
+            }
+            None => waiting,
+        };
+        self.submit(table, waiting, deadline);
+        None
+    }
+
+    /// Pushes a prepared entry, linked to a timeout when it has a deadline (`after` counts
+    /// from now; `waiting.deadline` is the same instant, for operations that queued first).
+    fn submit(&mut self, table: &mut Table, waiting: Waiting, after: Option<Duration>) {
+        let Waiting {
+            key, entry, extra, ..
+        } = waiting;
+        match after {
             None => self.push(table, &[entry]),
             Some(after) => {
                 // SAFETY: `extra` points into the slot, which stays put until completion.
-                let extra = unsafe { &mut *inserted.extra };
+                let extra = unsafe { &mut *extra };
                 extra.deadline = timespec(after);
                 let timeout = opcode::LinkTimeout::new(&extra.deadline)
                     .build()
@@ -187,11 +240,53 @@ impl Engine {
                 self.push(table, &[entry.flags(squeue::Flags::IO_LINK), timeout]);
             }
         }
-        None
+    }
+
+    /// Submits the next queued operation of each lane whose kernel operation finished; an
+    /// operation whose deadline passed while it queued fails with `TimedOut` instead.
+    fn advance_lanes(&mut self, table: &mut Table) {
+        let finished = self.lanes.take_finished();
+        for &lane in &finished {
+            while let Some(waiting) = self.lanes.next(lane) {
+                let after = match waiting.deadline {
+                    None => None,
+                    Some(at) => match at.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => Some(left),
+                        _ => {
+                            table.complete(waiting.key, Err(timed_out()), false);
+                            continue;
+                        }
+                    },
+                };
+                self.submit(table, waiting, after);
+                break;
+            }
+        }
+        self.lanes.restore_finished(finished);
+    }
+
+    /// Cancels `target` if it waits in a lane (it never reached the kernel). `Some(Ok(0))`
+    /// if it did; `None` if it is not queued.
+    fn cancel_queued(&mut self, table: &mut Table, target: Key) -> Option<io::Result<u32>> {
+        let Some(Location::Fd(fd, interest)) = table.location(target) else {
+            return None;
+        };
+        if !self.lanes.remove((fd, interest), target) {
+            return None;
+        }
+        table.complete(
+            target,
+            Err(io::Error::from_raw_os_error(libc::ECANCELED)),
+            false,
+        );
+        Some(Ok(0))
     }
 
     /// Asks the kernel to cancel `key`; its completion still arrives through the table.
     pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+        if self.cancel_queued(table, key).is_some() {
+            return;
+        }
         if self.pool.cancel(key) {
             table.complete(
                 key,
@@ -307,15 +402,23 @@ impl Engine {
                     }
                     _ => {
                         let result = if cqe.result() < 0 {
-                            Err(io::Error::from_raw_os_error(-cqe.result()))
+                            Err(io::Error::from_raw_os_error(user_errno(-cqe.result())))
                         } else {
                             Ok(cqe.result() as u32)
                         };
-                        table.complete(Key::from_user_data(data), result, data & DEADLINE_TAG != 0);
+                        let key = Key::from_user_data(data);
+                        let deadline = data & DEADLINE_TAG != 0;
+                        if !deadline {
+                            if let Some(Location::Fd(fd, interest)) = table.location(key) {
+                                self.lanes.finished((fd, interest));
+                            }
+                        }
+                        table.complete(key, result, deadline);
                     }
                 }
             }
         }
+        self.advance_lanes(table);
         if rearm {
             self.waker_armed = false;
             self.arm_waker(table);

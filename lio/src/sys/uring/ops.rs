@@ -1,9 +1,13 @@
 //! The io_uring half of every operation: how it becomes an SQE.
 
+use super::lanes::Lane;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::{self, checked_offset};
+use crate::resource::FileKind;
 use crate::sys::inline::InlineWrite;
+use crate::sys::readiness::Interest;
 use crate::sys::PrepareContext;
+use crate::table::Key;
 use io_uring::{opcode, squeue::Entry, types};
 use std::io;
 
@@ -25,6 +29,22 @@ pub trait UringOp {
     /// (a close now belongs to the kernel). Not called if the operation finished without
     /// the kernel.
     fn submitted(&mut self) {}
+
+    /// The descriptor direction this operation must keep its order on (reads and writes on
+    /// pipes and sockets; see [`lanes`](super::lanes)), if any.
+    fn lane(&self) -> Option<Lane> {
+        None
+    }
+
+    /// The operation this one cancels, if it is a cancel.
+    fn cancel_target(&self) -> Option<Key> {
+        None
+    }
+}
+
+/// The read or write lane of `fd`, if it is a pipe, socket or other pollable descriptor.
+pub(super) fn stream_lane(fd: &crate::Resource, interest: Interest) -> Option<Lane> {
+    matches!(fd.kind(), FileKind::Stream | FileKind::Datagram).then(|| (fd.raw(), interest))
 }
 
 fn fd(res: &crate::Resource) -> types::Fd {
@@ -39,6 +59,21 @@ impl<B: IoBufMut> UringOp for op::Read<B> {
             .offset(offset)
             .build())
     }
+
+    /// A zero-length read is made as a plain `read(2)`: io_uring skips the file entirely
+    /// for it, which would hide errors such as `EISDIR` that `read(2)` reports.
+    fn try_inline(&mut self, _ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        if self.len() != 0 {
+            return None;
+        }
+        let mut empty = [0u8; 0];
+        let result: rustix::io::Result<usize> = rustix::io::read(&self.fd, &mut empty[..]);
+        Some(result.map(|n| n as u32).map_err(Into::into))
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Read)
+    }
 }
 
 impl<B: IoBuf> UringOp for op::Write<B> {
@@ -49,6 +84,10 @@ impl<B: IoBuf> UringOp for op::Write<B> {
                 .offset(offset)
                 .build(),
         )
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Write)
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
@@ -71,6 +110,10 @@ impl<B: IoBufMut> UringOp for op::Readv<B> {
                 .build(),
         )
     }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Read)
+    }
 }
 
 impl<B: IoBuf> UringOp for op::Writev<B> {
@@ -87,6 +130,10 @@ impl<B: IoBuf> UringOp for op::Writev<B> {
                 .offset(offset)
                 .build(),
         )
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Write)
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
@@ -231,5 +278,9 @@ impl UringOp for op::Nop {
 impl UringOp for op::Cancel {
     fn prepare(&mut self) -> io::Result<Entry> {
         Ok(opcode::AsyncCancel::new(self.target.key.to_user_data()).build())
+    }
+
+    fn cancel_target(&self) -> Option<Key> {
+        Some(self.target.key)
     }
 }

@@ -1,0 +1,96 @@
+//! Per-descriptor ordering on io_uring.
+//!
+//! The kernel does not keep concurrent reads (or writes) on one pipe or socket in order:
+//! each arms its own wait, and the newest waiter may take the first bytes, which would
+//! reorder a stream. So lio submits one read and one write per stream descriptor at a time
+//! and queues the rest in submission order, as the readiness engine's per-descriptor queues
+//! do. A queued operation's deadline counts from its submission; it is checked when the
+//! operation reaches the kernel.
+
+use crate::sys::readiness::Interest;
+use crate::sys::SlotExtra;
+use crate::table::Key;
+use io_uring::squeue;
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// One direction of one descriptor.
+pub(crate) type Lane = (RawFd, Interest);
+
+/// An operation waiting for its lane, with its prepared SQE.
+pub(crate) struct Waiting {
+    pub(crate) key: Key,
+    pub(crate) entry: squeue::Entry,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) extra: *mut SlotExtra,
+}
+
+#[derive(Default)]
+struct Queue {
+    busy: bool,
+    waiting: VecDeque<Waiting>,
+}
+
+/// The lanes with an operation in the kernel.
+#[derive(Default)]
+pub(crate) struct Lanes {
+    lanes: HashMap<Lane, Queue>,
+    /// Lanes whose operation completed in the current drain, to be advanced after it.
+    finished: Vec<Lane>,
+}
+
+impl Lanes {
+    /// Takes `lane` for an operation if it is free; otherwise queues `waiting` behind the
+    /// operations already there and returns `None`.
+    pub(crate) fn claim(&mut self, lane: Lane, waiting: Waiting) -> Option<Waiting> {
+        let queue = self.lanes.entry(lane).or_default();
+        if queue.busy {
+            queue.waiting.push_back(waiting);
+            return None;
+        }
+        queue.busy = true;
+        Some(waiting)
+    }
+
+    /// Notes that the operation in the kernel on `lane` completed.
+    pub(crate) fn finished(&mut self, lane: Lane) {
+        self.finished.push(lane);
+    }
+
+    /// The lanes finished since the last call.
+    pub(crate) fn take_finished(&mut self) -> Vec<Lane> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Gives a finished lane's buffer back, for reuse.
+    pub(crate) fn restore_finished(&mut self, mut lanes: Vec<Lane>) {
+        lanes.clear();
+        if self.finished.is_empty() {
+            self.finished = lanes;
+        }
+    }
+
+    /// The next operation of a lane whose kernel operation finished (the lane stays taken),
+    /// or `None` (the lane is free again).
+    pub(crate) fn next(&mut self, lane: Lane) -> Option<Waiting> {
+        let queue = self.lanes.get_mut(&lane)?;
+        match queue.waiting.pop_front() {
+            Some(waiting) => Some(waiting),
+            None => {
+                self.lanes.remove(&lane);
+                None
+            }
+        }
+    }
+
+    /// Removes a queued operation (cancel). Returns whether it was queued.
+    pub(crate) fn remove(&mut self, lane: Lane, key: Key) -> bool {
+        let Some(queue) = self.lanes.get_mut(&lane) else {
+            return false;
+        };
+        let before = queue.waiting.len();
+        queue.waiting.retain(|w| w.key != key);
+        queue.waiting.len() != before
+    }
+}
