@@ -48,9 +48,11 @@ pub(crate) enum FileKind {
     Stream,
     /// Anything else: devices, directories, `O_DIRECT` files, anonymous inodes.
     Other,
-    /// A message socket (datagram, sequenced packet, raw): pollable like a stream, but a
-    /// short transfer says nothing about what is left (the next message may be waiting), so
-    /// it never counts as drained.
+    /// A socket where a short transfer says nothing about what is left, so it never counts
+    /// as drained; pollable like a stream. Message sockets (datagram, sequenced packet,
+    /// raw): the next message may be waiting. Unix stream sockets too: a receive stops
+    /// before data from another sender or with other credentials, and after data that
+    /// carried descriptors, with more queued behind.
     Datagram,
 }
 
@@ -107,10 +109,13 @@ fn probe_kind(fd: BorrowedFd<'_>) -> io::Result<FileKind> {
         FileType::RegularFile => {}
         FileType::Fifo => return Ok(FileKind::Stream),
         FileType::Socket => {
-            use rustix::net::{sockopt::socket_type, SocketType};
-            return Ok(match socket_type(fd)? {
-                SocketType::STREAM => FileKind::Stream,
-                _ => FileKind::Datagram,
+            use rustix::net::sockopt::{socket_domain, socket_type};
+            use rustix::net::{AddressFamily, SocketType};
+            let stream = socket_type(fd)? == SocketType::STREAM;
+            return Ok(if stream && socket_domain(fd)? != AddressFamily::UNIX {
+                FileKind::Stream
+            } else {
+                FileKind::Datagram
             });
         }
         // Character devices (ttys) and anonymous inodes (eventfd, timerfd, signalfd) can

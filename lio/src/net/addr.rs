@@ -107,7 +107,8 @@ impl SockAddr {
         self.len
     }
 
-    /// Whether the address is empty (length 0: the kernel reported no address).
+    /// Whether the address is empty (length 0): the kernel reported no address, as for a
+    /// datagram from an unbound Unix socket.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -257,8 +258,11 @@ impl Hash for SockAddr {
 
 impl fmt::Debug for SockAddr {
     /// `127.0.0.1:80`, `[::1]:80`, `unix:/path`, `unix:@name` (abstract), `unix:(unnamed)`,
-    /// or the family number.
+    /// `(no address)`, or the family number.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("(no address)");
+        }
         if let Some(addr) = self.as_socket() {
             return write!(f, "{addr}");
         }

@@ -30,9 +30,16 @@
 //! let lio = lio::Lio::new()?;
 //! let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
 //! let addr = listener.local_addr()?;
-//! let accepted = listener.accept(&lio).recv(); // a channel
-//! let client = TcpStream::connect(&lio, addr).timeout(Duration::from_secs(5)).wait()?;
-//! let (server, peer) = lio.block_on(async { accepted.recv().unwrap() })??;
+//! let accepted = listener.accept(&lio).recv(); // channel style
+//! let client = TcpStream::connect(&lio, addr)
+//!     .timeout(Duration::from_secs(5))
+//!     .wait()?; // blocking style
+//! let (server, peer) = loop {
+//!     if let Ok(accepted) = accepted.try_recv() {
+//!         break accepted?;
+//!     }
+//!     lio.run()?;
+//! };
 //! assert_eq!(peer, client.local_addr()?);
 //!
 //! let (sent, _) = client.write(&lio, b"ping".to_vec()).wait();

@@ -168,7 +168,8 @@ impl UnixDatagram {
         lio.submit(SendTo::new(&self.fd, buf, *addr))
     }
 
-    /// Receives one datagram and its sender's address ([`RecvFrom`]).
+    /// Receives one datagram and its sender's address ([`RecvFrom`]); the address of an
+    /// unbound sender is empty ([`SockAddr::is_empty`]).
     pub fn recv_from<B: IoBufMut>(&self, lio: &Lio, buf: B) -> Io<RecvFrom<B>> {
         lio.submit(RecvFrom::new(&self.fd, buf))
     }

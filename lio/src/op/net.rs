@@ -411,7 +411,8 @@ impl<B: IoBuf> Op for SendTo<B> {
 
 /// Receives into a buffer and reports the sender's address (`recvfrom(2)`, done as
 /// `recvmsg`). Output: `BufResult<(usize, A), B>`, `A` being [`SockAddr`] (or
-/// [`std::net::SocketAddr`] for [`UdpSocket`](crate::net::UdpSocket)).
+/// [`std::net::SocketAddr`] for [`UdpSocket`](crate::net::UdpSocket)). A sender without an
+/// address (an unbound Unix socket) gives an empty [`SockAddr`].
 pub struct RecvFrom<B, A = SockAddr> {
     pub(crate) fd: Resource,
     pub(crate) buf: B,
