@@ -13,7 +13,9 @@
 //! A [`Lio`] driver (one per thread) owns the OS queue and an in-flight table. An operation
 //! ([`op`]) owns its arguments and buffers; binding it to a driver gives an [`Io`], which is
 //! consumed in one of four ways with the same result: `.await`, [`Io::when_done`] (callback),
-//! [`Io::send_with`]/[`Io::recv`] (channel) or [`Io::wait`] (blocking).
+//! [`Io::send_with`]/[`Io::recv`] (channel) or [`Io::wait`] (blocking). Files, paths,
+//! timers and sockets are operations alike; [`net`] adds socket addresses and typed sockets
+//! ([`net::TcpStream`], [`net::UdpSocket`], ...) on top.
 //!
 //! ```
 //! # fn main() -> std::io::Result<()> {

@@ -7,6 +7,7 @@
 
 mod fs;
 mod misc;
+mod msg;
 mod net;
 mod path;
 mod time;
@@ -14,11 +15,9 @@ mod time;
 pub(crate) use fs::iovecs;
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
 pub use misc::{Cancel, CancelToken, Nop};
+pub use msg::{RecvFrom, RecvMsg, RecvMsgOutput, SendMsg, SendTo};
 pub(crate) use net::sealed;
-pub use net::{
-    Accept, Connect, FromSockAddr, FromSocket, Recv, RecvFrom, RecvMsg, RecvMsgOutput, Send,
-    SendMsg, SendTo, Shutdown, Socket,
-};
+pub use net::{Accept, Connect, FromSockAddr, FromSocket, Recv, Send, Shutdown, Socket};
 pub(crate) use path::{dir_fd, path_ptr};
 pub use path::{
     Close, FileStat, LinkAt, MkdirAt, OpenAt, OpenOptions, RenameAt, Statx, SymlinkAt, UnlinkAt,
