@@ -20,7 +20,6 @@
 mod common;
 
 use common::{backend_tests, raw_pipe as pipe, readable};
-use lio::buf::{IoBuf, IoBufMut};
 use lio::{Backend, Lio, Resource};
 use std::cell::{Cell, RefCell};
 use std::future::{Future, IntoFuture};
@@ -75,31 +74,7 @@ impl Drop for Tracked {
     }
 }
 
-// SAFETY: delegates to the inner `Vec<u8>`, whose heap pointer is stable across moves and
-// whose first `len` bytes are initialised.
-unsafe impl IoBuf for Tracked {
-    fn buf_ptr(&self) -> *const u8 {
-        self.data.as_ptr()
-    }
-    fn buf_len(&self) -> usize {
-        self.data.len()
-    }
-}
-
-// SAFETY: delegates to the inner `Vec<u8>`: its whole capacity is writable through the heap
-// pointer, and `set_len(n)` with `n <= capacity` is sound once `n` bytes are initialised.
-unsafe impl IoBufMut for Tracked {
-    fn buf_mut_ptr(&mut self) -> *mut u8 {
-        self.data.as_mut_ptr()
-    }
-    fn buf_capacity(&self) -> usize {
-        self.data.capacity()
-    }
-    unsafe fn set_buf_init(&mut self, len: usize) {
-        // SAFETY: forwarded: the caller guarantees `len <= capacity` initialised bytes.
-        unsafe { self.data.set_len(len) }
-    }
-}
+common::vec_backed_buf!(Tracked);
 
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))

@@ -413,3 +413,39 @@ pub fn open_fifo_reader_after(
             .expect("open the FIFO for reading")
     })
 }
+
+/// Implements `IoBuf` and `IoBufMut` for a test buffer type by delegating to its `data:
+/// Vec<u8>` field (the types differ only in what their `Drop` records).
+#[allow(unused_macros)]
+macro_rules! vec_backed_buf {
+    ($ty:ty) => {
+        // SAFETY: delegates to the inner `Vec<u8>`, whose heap pointer is stable across moves
+        // and whose first `len` bytes are initialised.
+        unsafe impl lio::buf::IoBuf for $ty {
+            fn buf_ptr(&self) -> *const u8 {
+                self.data.as_ptr()
+            }
+            fn buf_len(&self) -> usize {
+                self.data.len()
+            }
+        }
+
+        // SAFETY: delegates to the inner `Vec<u8>`: its whole capacity is writable through the
+        // heap pointer, and `set_len(n)` with `n <= capacity` is sound once `n` bytes are
+        // initialised.
+        unsafe impl lio::buf::IoBufMut for $ty {
+            fn buf_mut_ptr(&mut self) -> *mut u8 {
+                self.data.as_mut_ptr()
+            }
+            fn buf_capacity(&self) -> usize {
+                self.data.capacity()
+            }
+            unsafe fn set_buf_init(&mut self, len: usize) {
+                // SAFETY: forwarded: the caller guarantees `len <= capacity` initialised bytes.
+                unsafe { self.data.set_len(len) }
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use vec_backed_buf;
