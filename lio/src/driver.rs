@@ -414,6 +414,24 @@ impl Lio {
 }
 
 impl Shared {
+    /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.
+    pub(crate) fn with_inner<R>(&self, step: impl FnOnce(&mut Engine, &mut Table) -> R) -> R {
+        let mut inner = self.inner.borrow_mut();
+        let Inner { engine, table, .. } = &mut *inner;
+        step(engine, table)
+    }
+
+    /// Like [`with_inner`](Self::with_inner), or `None` if the driver is borrowed already
+    /// (for drop code that may run inside a driver step).
+    pub(crate) fn try_with_inner<R>(
+        &self,
+        step: impl FnOnce(&mut Engine, &mut Table) -> R,
+    ) -> Option<R> {
+        let mut inner = self.inner.try_borrow_mut().ok()?;
+        let Inner { engine, table, .. } = &mut *inner;
+        Some(step(engine, table))
+    }
+
     /// The table, borrowed for a short, non-reentrant step.
     pub(crate) fn table_mut(&self) -> RefMut<'_, Table> {
         RefMut::map(self.inner.borrow_mut(), |inner| &mut inner.table)

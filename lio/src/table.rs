@@ -8,6 +8,7 @@
 //! plus a generation, so a stale key (a late CQE, a dropped future) can never reach the next
 //! occupant of the slot.
 
+use crate::op::multishot::{flags, MultishotOp};
 use crate::op::Op;
 use std::any::Any;
 use std::collections::VecDeque;
@@ -61,6 +62,14 @@ impl Key {
 /// A callback with its operation type erased: it receives `&mut Option<T::Output>`.
 pub(crate) type ErasedCallback = Box<dyn FnOnce(&mut dyn Any)>;
 
+/// A multishot stream's callback with its item type erased: it receives
+/// `&mut Option<Option<io::Result<T::Item>>>` (`Some(None)`: the stream ended).
+pub(crate) type StreamCallback = Box<dyn FnMut(&mut dyn Any)>;
+
+/// Hands one OS result (with its completion flags) to a multishot operation. Monomorphised
+/// per operation type.
+type ItemFn = unsafe fn(*mut (), io::Result<u32>, u32);
+
 /// Who is waiting for an operation.
 pub(crate) enum Waiter {
     /// Nobody yet (`.await` before its first poll after submission, or `.wait()`).
@@ -72,6 +81,8 @@ pub(crate) enum Waiter {
     OwnTask,
     /// A callback: receives `&mut Option<T::Output>` as `dyn Any`.
     Callback(ErasedCallback),
+    /// A multishot stream's callback, run for every item and once more at the end.
+    Stream(StreamCallback),
     /// The handle was dropped: complete and drop the output (closing any created fd).
     Detached,
 }
@@ -111,6 +122,8 @@ struct Slot {
     result: Option<io::Result<u32>>,
     waiter: Waiter,
     finish: Option<FinishFn>,
+    /// Set for multishot operations: each OS result goes to the operation as it arrives.
+    on_item: Option<ItemFn>,
     op: *mut (),
     /// Backend-owned per-slot data that must stay put while in flight (a deadline).
     pub(crate) extra: crate::sys::SlotExtra,
@@ -130,6 +143,7 @@ impl Slot {
             result: None,
             waiter: Waiter::None,
             finish: None,
+            on_item: None,
             op: std::ptr::null_mut(),
             extra: crate::sys::SlotExtra::default(),
             storage: Storage(MaybeUninit::uninit()),
@@ -267,6 +281,7 @@ impl Table {
         slot.result = None;
         slot.waiter = waiter;
         slot.finish = Some(finish::<T>);
+        slot.on_item = None;
         slot.extra = crate::sys::SlotExtra::default();
         let key = Key::new(index as u32, slot.generation);
         let extra: *mut crate::sys::SlotExtra = &mut slot.extra;
@@ -278,6 +293,20 @@ impl Table {
             op: ptr,
             extra,
         })
+    }
+
+    /// Stores a multishot operation: its OS results go to it one by one, and `deliver`
+    /// hands them to a stream callback or drops them for a detached stream.
+    pub(crate) fn insert_multishot<T: MultishotOp>(
+        &mut self,
+        op: T,
+        waiter: Waiter,
+    ) -> Result<Inserted<T>, (T, Waiter)> {
+        let inserted = self.insert(op, waiter)?;
+        let slot = self.slot_mut(inserted.key.index());
+        slot.on_item = Some(on_item::<T>);
+        slot.finish = Some(deliver::<T>);
+        Ok(inserted)
     }
 
     fn grow(&mut self) {
@@ -303,10 +332,44 @@ impl Table {
     /// linked to the operation rather than of the operation itself.
     #[inline]
     pub(crate) fn complete(&mut self, key: Key, result: io::Result<u32>, deadline: bool) {
+        self.complete_cqe(key, result, 0, deadline);
+    }
+
+    /// Records an OS completion for `key` with io_uring's completion flags (see
+    /// [`flags`]): a multishot operation takes each result as an item, and ends with the
+    /// first result without `MORE`; a zero-copy send waits for its notification.
+    #[inline]
+    pub(crate) fn complete_cqe(
+        &mut self,
+        key: Key,
+        mut result: io::Result<u32>,
+        cqe_flags: u32,
+        deadline: bool,
+    ) {
         let Some(slot) = self.live(key) else { return };
         if slot.state != State::InFlight {
             return;
         }
+        if let Some(on_item) = slot.on_item {
+            // SAFETY: `on_item` was monomorphised for the type stored in this live slot,
+            // which nothing else references during the call.
+            unsafe { on_item(slot.op, result, cqe_flags) };
+            if cqe_flags & flags::MORE != 0 {
+                self.notify_item(key);
+                return;
+            }
+            result = Ok(0);
+        } else if cqe_flags & flags::MORE != 0 {
+            // A zero-copy send: its notification completion follows.
+            slot.pending += 1;
+        } else if cqe_flags & flags::NOTIF != 0 {
+            slot.pending = slot.pending.saturating_sub(1);
+            if slot.pending == 0 {
+                self.finish_os(key);
+            }
+            return;
+        }
+        let Some(slot) = self.live(key) else { return };
         if deadline {
             if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ETIME)) {
                 slot.timed_out = true;
@@ -316,27 +379,53 @@ impl Table {
         }
         slot.pending = slot.pending.saturating_sub(1);
         if slot.pending == 0 {
-            if slot.timed_out {
-                if let Some(Err(e)) = &slot.result {
-                    if e.raw_os_error() == Some(libc::ECANCELED) {
-                        slot.result = Some(Err(timed_out()));
-                    }
+            self.finish_os(key);
+        }
+    }
+
+    /// The OS is done with `key`: marks it completed and queues it for its waiter.
+    #[inline]
+    fn finish_os(&mut self, key: Key) {
+        let Some(slot) = self.live(key) else { return };
+        if slot.timed_out {
+            if let Some(Err(e)) = &slot.result {
+                if e.raw_os_error() == Some(libc::ECANCELED) {
+                    slot.result = Some(Err(timed_out()));
                 }
             }
-            slot.state = State::Completed;
-            let waiter = match slot.waiter {
-                Waiter::None => Some(false),
-                Waiter::OwnTask => Some(true),
-                _ => None,
-            };
-            self.awaiting_os -= 1;
-            match waiter {
-                Some(own_task) => {
-                    self.silent += 1;
-                    self.own_task_woken |= own_task;
-                }
-                None => self.ready.push_back(key),
+        }
+        slot.state = State::Completed;
+        let waiter = match slot.waiter {
+            Waiter::None => Some(false),
+            Waiter::OwnTask => Some(true),
+            _ => None,
+        };
+        self.awaiting_os -= 1;
+        match waiter {
+            Some(own_task) => {
+                self.silent += 1;
+                self.own_task_woken |= own_task;
             }
+            None => self.ready.push_back(key),
+        }
+    }
+
+    /// Queues `key` for the next dispatch (a stream whose waiter just changed).
+    pub(crate) fn queue(&mut self, key: Key) {
+        self.ready.push_back(key);
+    }
+
+    /// A multishot operation got an item: tells its waiter.
+    fn notify_item(&mut self, key: Key) {
+        let Some(slot) = self.live(key) else { return };
+        match slot.waiter {
+            Waiter::None => self.silent += 1,
+            Waiter::OwnTask => {
+                self.silent += 1;
+                self.own_task_woken = true;
+            }
+            Waiter::Task(_) | Waiter::Stream(_) | Waiter::Detached => self.ready.push_back(key),
+            Waiter::Callback(_) => {}
         }
     }
 
@@ -460,13 +549,13 @@ impl Table {
         let Some(slot) = self.live(key) else {
             return Some((key, Action::Nothing));
         };
-        if slot.state != State::Completed {
+        if slot.state != State::Completed && slot.on_item.is_none() {
             return Some((key, Action::Nothing));
         }
         let action = match mem::replace(&mut slot.waiter, Waiter::None) {
             Waiter::None | Waiter::OwnTask => Action::Nothing,
             Waiter::Task(waker) => Action::Wake(waker),
-            waiter @ (Waiter::Callback(_) | Waiter::Detached) => {
+            waiter @ (Waiter::Callback(_) | Waiter::Stream(_) | Waiter::Detached) => {
                 slot.waiter = waiter;
                 match slot.finish {
                     Some(finish) => Action::Finish(finish),
@@ -492,6 +581,30 @@ impl Table {
         // SAFETY: the slot is live and completed, and holds a `T` (caller's contract).
         let (op, result, waiter) = unsafe { self.vacate::<T>(key.index()) };
         Some((op, result.unwrap_or_else(|| Err(lost())), waiter))
+    }
+
+    /// The next item of the multishot operation `key`, or its end (the operation, taken out
+    /// of its freed slot, with its waiter).
+    ///
+    /// # Safety
+    ///
+    /// `key` must have been inserted with an operation of type `T`.
+    pub(crate) unsafe fn poll_item<T: MultishotOp>(&mut self, key: Key) -> Polled<T> {
+        let Some(slot) = self.live(key) else {
+            return Polled::Gone;
+        };
+        // SAFETY: the slot is live and holds a `T` (caller's contract); the OS never touches
+        // the item queue, so popping from it is fine while the operation runs.
+        let op = unsafe { &mut *slot.op.cast::<T>() };
+        if let Some(item) = op.pop_item() {
+            return Polled::Item(item);
+        }
+        if slot.state != State::Completed {
+            return Polled::Pending;
+        }
+        // SAFETY: completed: the OS no longer references the operation.
+        let (op, _, waiter) = unsafe { self.vacate::<T>(key.index()) };
+        Polled::Ended(op, waiter)
     }
 
     /// Takes back an operation that finished before reaching the OS (see
@@ -568,6 +681,70 @@ unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
     if let Waiter::Callback(callback) = waiter {
         let mut output = Some(output);
         callback(&mut output);
+    }
+}
+
+/// What [`Table::poll_item`] found.
+pub(crate) enum Polled<T: MultishotOp> {
+    /// The next item.
+    Item(io::Result<T::Item>),
+    /// No item yet; the operation still runs.
+    Pending,
+    /// The stream ended and every item was handed out: the operation and its waiter.
+    Ended(T, Waiter),
+    /// The key names no live slot.
+    Gone,
+}
+
+/// # Safety
+///
+/// `op` must point to a live `T` that nothing else references during the call.
+unsafe fn on_item<T: MultishotOp>(op: *mut (), result: io::Result<u32>, flags: u32) {
+    // SAFETY: the caller's contract.
+    unsafe { (*op.cast::<T>()).on_result(result, flags) }
+}
+
+/// Hands the items of a multishot operation to its stream callback (each call outside any
+/// borrow of the driver), or drops them if the stream is detached; at the end, submits the
+/// operation again if the OS stopped it early, or tells the callback it ended.
+///
+/// # Safety
+///
+/// `key` must hold an operation of type `T`.
+unsafe fn deliver<T: MultishotOp>(shared: &crate::driver::Shared, key: Key) {
+    loop {
+        // SAFETY: forwarded from the caller: `key` holds a `T`.
+        let polled = unsafe { shared.table_mut().poll_item::<T>(key) };
+        match polled {
+            Polled::Item(item) => {
+                let waiter = shared.table_mut().replace_waiter(key, Waiter::None);
+                let Waiter::Stream(mut callback) = waiter else {
+                    // Detached (or a future that took over): drop the item outside the
+                    // borrow and put the waiter back.
+                    let waiter = shared.table_mut().replace_waiter(key, waiter);
+                    drop((item, waiter));
+                    continue;
+                };
+                callback(&mut Some(Some(item)));
+                let old = shared
+                    .table_mut()
+                    .replace_waiter(key, Waiter::Stream(callback));
+                drop(old);
+            }
+            Polled::Pending | Polled::Gone => return,
+            Polled::Ended(mut op, waiter) => {
+                let Waiter::Stream(mut callback) = waiter else {
+                    drop((op, waiter));
+                    return;
+                };
+                if op.take_resubmit() {
+                    shared.resubmit(op, Waiter::Stream(callback));
+                } else {
+                    callback(&mut Some(None::<io::Result<T::Item>>));
+                }
+                return;
+            }
+        }
     }
 }
 

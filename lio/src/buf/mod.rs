@@ -10,8 +10,10 @@
 //! initialised length to the number of bytes read.
 
 mod impls;
+mod pool;
 mod slice;
 
+pub use pool::{BufPool, PooledBuf, MAX_BUFFERS};
 pub use slice::Slice;
 
 use std::io;

@@ -1,9 +1,11 @@
 //! [`TcpListener`] and [`TcpStream`].
 
 use super::{local_addr, peer_addr, socket, sockopt, typed_socket, ListenOptions, SockAddr};
-use crate::buf::{IoBuf, IoBufMut};
-use crate::op::{self, sealed, Accept, Connect, FromSockAddr, FromSocket, Recv, Send};
-use crate::{Io, Lio, Resource};
+use crate::buf::{BufPool, IoBuf, IoBufMut};
+use crate::op::{
+    self, sealed, Accept, AcceptMulti, Connect, FromSockAddr, FromSocket, Recv, RecvMulti, Send,
+};
+use crate::{Io, Lio, Multishot, Resource};
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 
@@ -51,6 +53,12 @@ impl TcpListener {
         lio.submit(Accept::typed(&self.fd))
     }
 
+    /// Accepts every connection as it arrives, from one submission ([`AcceptMulti`]),
+    /// until the stream is dropped or cancelled.
+    pub fn accept_multi(&self, lio: &Lio) -> Multishot<AcceptMulti<TcpStream>> {
+        lio.multishot(AcceptMulti::typed(&self.fd))
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         inet(local_addr(&self.fd))
@@ -93,6 +101,19 @@ impl TcpStream {
     /// Sends `buf`'s initialised bytes, or the first part of them ([`Send`]).
     pub fn write<B: IoBuf>(&self, lio: &Lio, buf: B) -> Io<Send<B>> {
         lio.submit(Send::new(&self.fd, buf))
+    }
+
+    /// Receives everything that arrives, each piece in a buffer from `pool`, from one
+    /// submission ([`RecvMulti`]), until end of stream, an error (`ENOBUFS` when the pool
+    /// runs dry) or a cancel.
+    pub fn recv_multi(&self, lio: &Lio, pool: &BufPool) -> Multishot<RecvMulti> {
+        lio.multishot(RecvMulti::new(&self.fd, pool))
+    }
+
+    /// Sends `buf`'s initialised bytes, or the first part of them, without copying them
+    /// into the kernel where it can ([`Send::zero_copy`]): worth it for large buffers.
+    pub fn write_zero_copy<B: IoBuf>(&self, lio: &Lio, buf: B) -> Io<Send<B>> {
+        lio.submit(Send::new(&self.fd, buf).zero_copy(true))
     }
 
     /// Shuts down reads, writes or both ([`op::Shutdown`]); after `Shutdown::Write` the

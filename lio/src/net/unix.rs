@@ -8,9 +8,11 @@ use super::{
     bind, connect_datagram, local_addr, peer_addr, socket, socket_pair, typed_socket,
     ListenOptions, SockAddr,
 };
-use crate::buf::{IoBuf, IoBufMut};
-use crate::op::{self, sealed, Accept, Connect, FromSocket, Recv, RecvFrom, Send, SendTo};
-use crate::{Io, Lio, Resource};
+use crate::buf::{BufPool, IoBuf, IoBufMut};
+use crate::op::{
+    self, sealed, Accept, AcceptMulti, Connect, FromSocket, Recv, RecvFrom, RecvMulti, Send, SendTo,
+};
+use crate::{Io, Lio, Multishot, Resource};
 use std::io;
 use std::net::Shutdown;
 use std::path::Path;
@@ -37,6 +39,12 @@ impl UnixListener {
     /// ([`Accept`]).
     pub fn accept(&self, lio: &Lio) -> Io<Accept<UnixStream>> {
         lio.submit(Accept::typed(&self.fd))
+    }
+
+    /// Accepts every connection as it arrives, from one submission ([`AcceptMulti`]),
+    /// until the stream is dropped or cancelled.
+    pub fn accept_multi(&self, lio: &Lio) -> Multishot<AcceptMulti<UnixStream>> {
+        lio.multishot(AcceptMulti::typed(&self.fd))
     }
 
     /// The address the listener is bound to.
@@ -86,6 +94,13 @@ impl UnixStream {
     /// Sends `buf`'s initialised bytes, or the first part of them ([`Send`]).
     pub fn write<B: IoBuf>(&self, lio: &Lio, buf: B) -> Io<Send<B>> {
         lio.submit(Send::new(&self.fd, buf))
+    }
+
+    /// Receives everything that arrives, each piece in a buffer from `pool`, from one
+    /// submission ([`RecvMulti`]), until end of stream, an error (`ENOBUFS` when the pool
+    /// runs dry) or a cancel.
+    pub fn recv_multi(&self, lio: &Lio, pool: &BufPool) -> Multishot<RecvMulti> {
+        lio.multishot(RecvMulti::new(&self.fd, pool))
     }
 
     /// Shuts down reads, writes or both ([`op::Shutdown`]).

@@ -8,6 +8,7 @@
 mod fs;
 mod misc;
 mod msg;
+pub(crate) mod multishot;
 mod net;
 mod path;
 mod time;
@@ -16,6 +17,7 @@ pub(crate) use fs::iovecs;
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
 pub use misc::{Cancel, CancelToken, Nop};
 pub use msg::{RecvFrom, RecvMsg, RecvMsgOutput, SendMsg, SendTo};
+pub use multishot::{AcceptMulti, MultishotOp, RecvMulti};
 pub(crate) use net::sealed;
 pub use net::{Accept, Connect, FromSockAddr, FromSocket, Recv, Send, Shutdown, Socket};
 pub(crate) use path::{dir_fd, path_ptr};

@@ -224,10 +224,15 @@ impl<S: FromSocket> Op for Accept<S> {
 /// Output: `BufResult<usize, B>`.
 ///
 /// `MSG_NOSIGNAL` is always added. A stream socket may take fewer bytes than offered.
+///
+/// With [`zero_copy`](Send::zero_copy), io_uring sends from the buffer itself instead of
+/// copying it into the kernel (`SEND_ZC`, Linux 6.0) and hands the buffer back only after
+/// the kernel's notification that it no longer reads it; that pays off for large buffers.
 pub struct Send<B> {
     pub(crate) fd: Resource,
     pub(crate) buf: B,
     pub(crate) flags: i32,
+    pub(crate) zero_copy: bool,
 }
 
 impl<B: IoBuf> Send<B> {
@@ -237,12 +242,21 @@ impl<B: IoBuf> Send<B> {
             fd: fd.clone(),
             buf,
             flags: 0,
+            zero_copy: false,
         }
     }
 
     /// `send(2)` flags such as `MSG_MORE` or `MSG_EOR` (`MSG_NOSIGNAL` is always added).
     pub fn flags(mut self, flags: i32) -> Self {
         self.flags = flags;
+        self
+    }
+
+    /// Asks for a zero-copy send: `SEND_ZC` on io_uring for TCP sockets, where the kernel
+    /// has it; a plain send elsewhere (other sockets, other backends, older kernels), with
+    /// the same result. The output arrives once the kernel has let go of the buffer.
+    pub fn zero_copy(mut self, on: bool) -> Self {
+        self.zero_copy = on;
         self
     }
 

@@ -41,7 +41,7 @@ compile_error!(
 #[cfg(target_os = "linux")]
 pub(crate) use notify::Notifier;
 #[cfg(target_os = "linux")]
-pub(crate) use uring::Timespec;
+pub(crate) use uring::{BufRing, Timespec};
 
 use crate::builder::Config;
 use crate::table::{Inserted, Key, Table};
@@ -61,6 +61,8 @@ impl<T: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp> SysOp fo
 /// What an operation's backend half sees when it is prepared: the driver's settings.
 pub struct PrepareContext {
     pub(crate) inline_write_max: usize,
+    /// io_uring: the kernel has `SEND_ZC`.
+    pub(crate) send_zc: bool,
 }
 
 /// Where the readiness engine keeps a running operation.
@@ -161,6 +163,23 @@ impl Engine {
 
     pub(crate) fn shutdown(&mut self, table: &mut Table) {
         on_backend!(self, engine => engine.shutdown(table))
+    }
+
+    /// Registers a provided-buffer ring of `count` buffers with the kernel; `None` on
+    /// backends that hand out pool buffers themselves.
+    pub(crate) fn register_buf_ring(&mut self, count: u16) -> io::Result<Option<BufRing>> {
+        match self {
+            Engine::Uring(engine) => engine.register_buf_ring(count).map(Some),
+            Engine::Readiness(_) => Ok(None),
+        }
+    }
+
+    /// Unregisters a ring from [`register_buf_ring`](Self::register_buf_ring).
+    pub(crate) fn unregister_buf_ring(&mut self, ring: &BufRing) -> io::Result<()> {
+        match self {
+            Engine::Uring(engine) => engine.unregister_buf_ring(ring),
+            Engine::Readiness(_) => Ok(()),
+        }
     }
 }
 /// How long a backend's `wait` may block.

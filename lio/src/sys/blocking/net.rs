@@ -96,4 +96,6 @@ never_on_pool!(
     "recvfrom": [B: IoBufMut, A: FromSockAddr] op::RecvFrom<B, A>,
     "sendmsg": [B: IoBuf] op::SendMsg<B>,
     "recvmsg": [B: IoBufMut] op::RecvMsg<B>,
+    "multishot accept": [S: FromSocket] op::AcceptMulti<S>,
+    "multishot recv": [] op::RecvMulti,
 );

@@ -8,6 +8,7 @@
 //! wait.
 
 mod epoll;
+mod multishot;
 mod net;
 mod ops;
 mod timers;
@@ -18,6 +19,7 @@ use super::blocking::Pool;
 use super::notify::Notifier;
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
+use crate::op::multishot::flags;
 use crate::resource::{FileKind, WeakResource};
 use crate::table::{timed_out, Inserted, Key, Table};
 use crate::Resource;
@@ -78,9 +80,11 @@ impl Direction {
                 return;
             }
             let key = parked.key;
-            self.queue.pop_front();
-            table.set_location(key, Location::None);
-            table.complete(key, attempt.result, false);
+            if attempt.flags & flags::MORE == 0 {
+                self.queue.pop_front();
+                table.set_location(key, Location::None);
+            }
+            table.complete_cqe(key, attempt.result, attempt.flags, false);
             if attempt.drained {
                 self.drained();
                 if !self.ready {
@@ -145,6 +149,7 @@ impl Engine {
             timers: Timers::default(),
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,
+                send_zc: false,
             },
             events: Vec::new(),
         })
@@ -181,7 +186,25 @@ impl Engine {
                 fd,
                 interest,
                 attempt,
+                stream: true,
+                ..
+            } => {
+                let parked = Parked {
+                    key,
+                    op: op_ptr.cast(),
+                    attempt,
+                };
+                if let Err(e) = self.park_stream(table, &fd, interest, parked) {
+                    return Some(Err(e));
+                }
+                return None;
+            }
+            Plan::Poll {
+                fd,
+                interest,
+                attempt,
                 now,
+                stream: false,
             } => {
                 let parked = Parked {
                     key,
@@ -241,6 +264,30 @@ impl Engine {
         }
         direction.queue.push_back(parked);
         Ok(None)
+    }
+
+    /// Queues a multishot operation on `fd` and runs the queue at once if the descriptor
+    /// may be ready: its results go through the table as they come.
+    fn park_stream(
+        &mut self,
+        table: &mut Table,
+        fd: &Resource,
+        interest: Interest,
+        parked: Parked,
+    ) -> io::Result<()> {
+        let key = parked.key;
+        // Every socket can be polled: a descriptor epoll refuses is not one.
+        let state = self.state_of(fd).map_err(|e| match refuses_polling(&e) {
+            true => io::Error::from_raw_os_error(libc::ENOTSOCK),
+            false => e,
+        })?;
+        let direction = state.side(interest);
+        direction.queue.push_back(parked);
+        table.set_location(key, Location::Fd(fd.raw(), interest));
+        if direction.ready && direction.queue.len() == 1 {
+            direction.run(table);
+        }
+        Ok(())
     }
 
     /// The state of `fd`, registering it with the poller the first time this `Resource`

@@ -20,7 +20,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 /// Runs a socket call that does not block, retrying `EINTR`.
-fn call(mut syscall: impl FnMut() -> isize) -> io::Result<u32> {
+pub(super) fn call(mut syscall: impl FnMut() -> isize) -> io::Result<u32> {
     loop {
         let ret = syscall();
         if ret >= 0 {
@@ -34,15 +34,16 @@ fn call(mut syscall: impl FnMut() -> isize) -> io::Result<u32> {
 }
 
 /// An attempt that found nothing to do yet.
-fn would_block() -> Attempt {
+pub(super) fn would_block() -> Attempt {
     finished(Err(io::Error::from_raw_os_error(libc::EAGAIN)))
 }
 
 /// An attempt that says nothing about what is left on the descriptor.
-fn finished(result: io::Result<u32>) -> Attempt {
+pub(super) fn finished(result: io::Result<u32>) -> Attempt {
     Attempt {
         result,
         drained: false,
+        flags: 0,
     }
 }
 
@@ -53,12 +54,16 @@ fn transfer(result: io::Result<u32>, fd: &Resource, wanted: usize, flags: i32) -
         Ok(n) => flags & libc::MSG_PEEK == 0 && short_transfer(fd, n as usize, wanted),
         Err(_) => false,
     };
-    Attempt { result, drained }
+    Attempt {
+        result,
+        drained,
+        flags: 0,
+    }
 }
 
 /// Whether `fd` is ready for `events` right now (a zero-timeout `poll`). An error counts as
 /// ready: the operation's own syscall then reports it.
-fn ready_now(fd: RawFd, events: i16) -> bool {
+pub(super) fn ready_now(fd: RawFd, events: i16) -> bool {
     let mut pollfd = libc::pollfd {
         fd,
         events,
@@ -77,7 +82,7 @@ fn ready_now(fd: RawFd, events: i16) -> bool {
 
 /// Polls a socket operation on `fd`; a descriptor that cannot be a socket fails with
 /// `ENOTSOCK`, as the syscall (and io_uring) would, without being registered.
-fn on_socket<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
+pub(super) fn on_socket<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
     match fd.kind() {
         FileKind::Stream | FileKind::Datagram => poll::<T>(fd, interest),
         FileKind::BufferedFile | FileKind::Other => {

@@ -21,9 +21,13 @@ pub enum Interest {
 /// One non-blocking attempt: its result (`WouldBlock` to wait), and whether it showed the
 /// descriptor drained (a short transfer), so that the next operation waits for an edge
 /// instead of trying a syscall that would find nothing.
+///
+/// A multishot operation's attempt also carries io_uring-style completion flags: `MORE`
+/// while the stream goes on, and the pool buffer that holds the data.
 pub struct Attempt {
     pub(crate) result: io::Result<u32>,
     pub(crate) drained: bool,
+    pub(crate) flags: u32,
 }
 
 /// Calls `TryNow::try_now` on a type-erased operation.
@@ -41,6 +45,9 @@ pub enum Plan {
         /// Try at once even if the descriptor is not known to be ready (a zero-length
         /// transfer never blocks, and must not wait for an edge).
         now: bool,
+        /// A multishot operation: it stays queued, yielding a result per attempt, until an
+        /// attempt comes without the `MORE` flag.
+        stream: bool,
     },
     /// Run the job on the blocking pool.
     Blocking(super::super::blocking::Job),
@@ -85,6 +92,18 @@ fn poll_len<T: TryNow>(fd: &Resource, interest: Interest, len: usize) -> Plan {
         interest,
         attempt: attempt::<T>,
         now: len == 0,
+        stream: false,
+    }
+}
+
+/// Polls a multishot operation on `fd` for `interest`.
+pub(super) fn poll_stream<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
+    Plan::Poll {
+        fd: fd.clone(),
+        interest,
+        attempt: attempt::<T>,
+        now: false,
+        stream: true,
     }
 }
 
@@ -135,6 +154,7 @@ fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
             return Attempt {
                 result: Ok(n as u32),
                 drained: short_transfer(fd, n, wanted),
+                flags: 0,
             };
         }
         let error = io::Error::last_os_error();
@@ -144,6 +164,7 @@ fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
             return Attempt {
                 result: Err(error),
                 drained: false,
+                flags: 0,
             };
         }
     }

@@ -1,9 +1,11 @@
 //! The io_uring backend: ring setup, opcode probe, submission, completion drain, waker.
 
+mod buf_ring;
 mod lanes;
 mod net;
 mod ops;
 
+pub(crate) use buf_ring::BufRing;
 pub use ops::UringOp;
 
 use super::blocking::Pool;
@@ -20,6 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(crate) use io_uring::types::Timespec;
+
+/// `IOU_PBUF_RING_INC`: the kernel consumes provided buffers incrementally (Linux 6.12).
+const PBUF_RING_INC: u16 = 2;
 
 /// `user_data` of completions lio ignores (its own cancel requests).
 const IGNORED: u64 = u64::MAX;
@@ -46,6 +51,8 @@ pub(crate) struct Engine {
     waker_armed: bool,
     pool: Pool,
     lanes: Lanes,
+    /// The buffer group id the next buffer ring gets.
+    next_group: u16,
 }
 
 /// The kernel's internal "restart the syscall" codes (ERESTARTSYS, ERESTARTNOINTR,
@@ -152,16 +159,19 @@ impl Engine {
             ));
         }
         let notifier = Arc::new(Notifier::new()?);
+        let send_zc = probe.is_supported(opcode::SendZc::CODE);
         Ok(Engine {
             ring,
             probe,
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,
+                send_zc,
             },
             pool: Pool::new(config.pool_threads, notifier.clone()),
             notifier,
             waker_armed: false,
             lanes: Lanes::default(),
+            next_group: 0,
         })
     }
 
@@ -408,12 +418,13 @@ impl Engine {
                         };
                         let key = Key::from_user_data(data);
                         let deadline = data & DEADLINE_TAG != 0;
-                        if !deadline {
+                        let flags = cqe.flags();
+                        if !deadline && !cqueue::notif(flags) {
                             if let Some(Location::Fd(fd, interest)) = table.location(key) {
                                 self.lanes.finished((fd, interest));
                             }
                         }
-                        table.complete(key, result, deadline);
+                        table.complete_cqe(key, result, flags, deadline);
                     }
                 }
             }
@@ -448,6 +459,43 @@ impl Engine {
             .user_data(WAKER);
         self.waker_armed = true;
         self.push(table, &[entry]);
+    }
+
+    /// Registers a buffer ring of `count` buffers under a new group id, incremental if the
+    /// kernel supports it. The caller fills and publishes it.
+    pub(crate) fn register_buf_ring(&mut self, count: u16) -> io::Result<BufRing> {
+        let group = self.next_group;
+        let next = group.checked_add(1).ok_or_else(|| {
+            io::Error::other("lio: this driver has registered 65,536 buffer pools already")
+        })?;
+        let mut ring = BufRing::allocate(count, group)?;
+        let (addr, entries) = ring.registration();
+        let submitter = self.ring.submitter();
+        // SAFETY: `addr` is a zeroed, page-aligned array of `entries` buffer descriptors that
+        // stays allocated until it is unregistered (the pool leaks it otherwise).
+        let incremental =
+            unsafe { submitter.register_buf_ring_with_flags(addr, entries, group, PBUF_RING_INC) };
+        match incremental {
+            Ok(()) => ring.set_incremental(),
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                // SAFETY: as above.
+                unsafe { submitter.register_buf_ring_with_flags(addr, entries, group, 0) }
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("lio: io_uring refused a provided-buffer ring (Linux 5.19+ needed): {e}"),
+                        )
+                    })?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.next_group = next;
+        Ok(ring)
+    }
+
+    /// Unregisters a buffer ring: the kernel no longer reads it or fills its buffers.
+    pub(crate) fn unregister_buf_ring(&mut self, ring: &BufRing) -> io::Result<()> {
+        self.ring.submitter().unregister_buf_ring(ring.group())
     }
 
     /// Cancels every running operation and waits (bounded) for the kernel to release them.

@@ -5,6 +5,8 @@
 use super::UringOp;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::{self, FromSockAddr, FromSocket};
+use crate::resource::FileKind;
+use crate::sys::PrepareContext;
 use io_uring::{opcode, squeue::Entry, types::Fd};
 use std::io;
 
@@ -32,12 +34,41 @@ impl<S: FromSocket> UringOp for op::Accept<S> {
     }
 }
 
+impl<S: FromSocket> UringOp for op::AcceptMulti<S> {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        Ok(opcode::AcceptMulti::new(Fd(self.fd.raw()))
+            .flags(libc::SOCK_CLOEXEC)
+            .build())
+    }
+}
+
+impl UringOp for op::RecvMulti {
+    fn prepare(&mut self) -> io::Result<Entry> {
+        let group = self
+            .pool
+            .group()
+            .ok_or_else(|| io::Error::other("lio: this buffer pool has no io_uring buffer ring"))?;
+        Ok(opcode::RecvMulti::new(Fd(self.fd.raw()), group)
+            .flags(self.flags)
+            .build())
+    }
+}
+
 impl<B: IoBuf> UringOp for op::Send<B> {
+    /// `SEND_ZC` when zero copy was asked for, the kernel has it and the socket is TCP
+    /// (other sockets refuse it; the result is the same as a plain send's).
     fn prepare(&mut self) -> io::Result<Entry> {
         let fd = Fd(self.fd.raw());
-        Ok(opcode::Send::new(fd, self.buf.buf_ptr(), self.len())
-            .flags(self.send_flags())
-            .build())
+        let (ptr, len, flags) = (self.buf.buf_ptr(), self.len(), self.send_flags());
+        if self.zero_copy && self.fd.kind() == FileKind::Stream {
+            return Ok(opcode::SendZc::new(fd, ptr, len).flags(flags).build());
+        }
+        Ok(opcode::Send::new(fd, ptr, len).flags(flags).build())
+    }
+
+    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+        self.zero_copy &= ctx.send_zc;
+        None
     }
 }
 
