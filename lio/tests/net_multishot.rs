@@ -12,7 +12,7 @@ use common::{assert_errno, assert_kind, backend_tests, pattern};
 use lio::buf::{BufPool, PooledBuf, MAX_BUFFERS};
 use lio::net::{TcpListener, TcpStream, UnixStream};
 use lio::op::RecvMulti;
-use lio::{Lio, Resource};
+use lio::{Backend, Lio, Resource};
 use net_common::{drive, localhost_v4, recv_exact, send_all, settle, tcp_pair, PROMPT};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -36,6 +36,9 @@ backend_tests!(
     a_pool_is_refused_by_another_driver,
     bad_pool_sizes_are_invalid_input,
     zero_copy_send_delivers_the_same_bytes,
+    incremental_pools_pack_small_pieces_into_one_buffer,
+    a_full_driver_refuses_a_stream_with_wouldblock,
+    the_pool_outlives_its_handles_while_a_stream_runs,
 );
 
 /// How long a test waits for something that should happen at once.
@@ -412,4 +415,88 @@ fn zero_copy_send_delivers_the_same_bytes(lio: &Lio) {
     }
     assert_eq!(buf, data, "the buffer comes back whole");
     assert_eq!(reader.join().expect("reader"), data);
+}
+
+/// The running kernel's (major, minor) version.
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+fn incremental_pools_pack_small_pieces_into_one_buffer(lio: &Lio) {
+    let pool = BufPool::new(lio, 1, 4096).expect("pool");
+    let expected = lio.backend() == Backend::IoUring && kernel_version() >= (6, 12);
+    assert_eq!(
+        pool.is_incremental(),
+        expected,
+        "incremental on io_uring from Linux 6.12"
+    );
+    if !pool.is_incremental() {
+        eprintln!(
+            "skipped: {} has no incremental buffer consumption",
+            lio.backend()
+        );
+        return;
+    }
+    let (client, server) = tcp_pair(lio, localhost_v4());
+    let mut stream = server.recv_multi(lio, &pool);
+    let mut pieces = Vec::new();
+    for message in [&b"one"[..], b"two", b"three"] {
+        send_all(lio, client.resource(), message);
+        let piece = stream.wait_next().expect("a result").expect("data");
+        assert_eq!(&piece[..], message);
+        pieces.push(piece);
+    }
+    assert!(
+        pieces.iter().all(|p| p.buffer_id() == 0),
+        "one buffer holds them all"
+    );
+    assert_eq!(
+        pieces[1].as_ptr(),
+        pieces[0].as_ptr().wrapping_add(3),
+        "packed in order"
+    );
+    assert_eq!(pool.available(), 1, "the kernel still fills the buffer");
+}
+
+fn a_full_driver_refuses_a_stream_with_wouldblock(lio: &Lio) {
+    let full = Lio::builder()
+        .backend(lio.backend())
+        .capacity(1)
+        .build()
+        .expect("driver");
+    let sleep = full.sleep(Duration::from_secs(60)).recv();
+    let (listener, _) = listener();
+    let mut incoming = listener.accept_multi(&full);
+    assert_kind(
+        &incoming.wait_next().expect("a result"),
+        ErrorKind::WouldBlock,
+    );
+    assert!(incoming.wait_next().is_none());
+    drop(sleep);
+}
+
+fn the_pool_outlives_its_handles_while_a_stream_runs(lio: &Lio) {
+    let (client, server) = tcp_pair(lio, localhost_v4());
+    let pool = BufPool::new(lio, 4, 1024).expect("pool");
+    let stream = server.recv_multi(lio, &pool);
+    let rx = stream.recv();
+    drop(pool);
+    let data = pattern(3000, 17);
+    send_all(lio, client.resource(), &data);
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        let piece = drive(lio, "a piece", || rx.try_recv().ok()).expect("data");
+        got.extend_from_slice(&piece);
+    }
+    assert_eq!(got, data);
+    // More data lands in the pool after every handle to it is gone; then the driver goes.
+    send_all(lio, client.resource(), &data);
+    for _ in 0..5 {
+        lio.run_timeout(Duration::from_millis(5)).expect("run");
+    }
 }

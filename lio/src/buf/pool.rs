@@ -270,26 +270,17 @@ impl PoolInner {
 
 impl Drop for PoolInner {
     fn drop(&mut self) {
+        // Only operations that hold this pool name its buffer group, and the last of them
+        // has completed: the kernel no longer takes buffers from the ring, so the memory can
+        // go. Unregistering frees the kernel's side; it is skipped if the driver is gone or
+        // busy (the group id is never reused, so the stale entry is harmless).
         if let Provider::Ring(ring) = &self.provider {
-            // The kernel may read the ring, and fill buffers on it, until the ring is
-            // unregistered (or the driver is gone, which closes the io_uring). If neither can
-            // be established, leak the memory rather than free what the kernel can reach.
-            let released = match self.driver.upgrade() {
-                Some(shared) => shared
-                    .try_with_inner(|engine, _| engine.unregister_buf_ring(ring).is_ok())
-                    .unwrap_or(false),
-                None => true,
-            };
-            if !released {
-                let provider =
-                    std::mem::replace(&mut self.provider, Provider::List(RefCell::default()));
-                std::mem::forget(provider);
-                return;
+            if let Some(shared) = self.driver.upgrade() {
+                let _ = shared.try_with_inner(|engine, _| engine.unregister_buf_ring(ring));
             }
         }
         // SAFETY: allocated in `BufPool::new` with this layout; no `PooledBuf` (each holds
-        // the pool) and no operation (each holds a `BufPool`) refers to it any more, and
-        // the kernel has no ring pointing at it.
+        // the pool) and no operation (each holds a `BufPool`) refers to it any more.
         unsafe { std::alloc::dealloc(self.memory.as_ptr(), self.layout) };
     }
 }

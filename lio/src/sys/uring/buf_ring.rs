@@ -92,8 +92,8 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: allocated in `allocate` with this layout. The owner drops the ring only
-        // once it is unregistered or its io_uring is closed (it leaks it otherwise).
+        // SAFETY: allocated in `allocate` with this layout. The pool drops the ring once no
+        // operation names its buffer group any more, so the kernel no longer reads it.
         unsafe { std::alloc::dealloc(self.entries.as_ptr().cast(), self.layout) };
     }
 }
