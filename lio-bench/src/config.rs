@@ -8,10 +8,12 @@ pub const USAGE: &str = "\
 usage: lio-bench [--quick]
 
 Compares lio, on its io_uring and its epoll backend, with the raw io-uring crate, plain
-syscalls and tokio::fs on NOPs, page-cache reads and buffered writes, and prints a table of
-medians.
+syscalls and tokio::fs on NOPs, page-cache reads and buffered writes; then runs a TCP echo
+(ping-pong) workload, 1 and 64 connections x 64 B and 4 KiB, with lio against a raw
+io-uring loop, a mio loop and tokio (round trips/s, p50/p99 latency, server CPU and
+syscalls per round trip). Prints tables of medians.
 
-  --quick    a tiny run (a couple of seconds), as CI's smoke test; also LIO_BENCH_QUICK=1
+  --quick    a tiny run (a few seconds), as CI's smoke test; also LIO_BENCH_QUICK=1
 
 environment:
   LIO_BENCH_QUICK=1   same as --quick
@@ -34,6 +36,13 @@ pub struct Config {
     pub budget: Duration,
     /// Time of the one untimed warm-up run of each pair.
     pub warmup: Duration,
+    /// Timed rounds of the echo workload over every (case, server), after its one
+    /// syscall-counting round.
+    pub echo_rounds: usize,
+    /// Untimed ping-pong before each echo run's window.
+    pub echo_warmup: Duration,
+    /// The measured window of each echo run.
+    pub echo_budget: Duration,
 }
 
 impl Config {
@@ -61,6 +70,9 @@ impl Config {
                 rounds: 3,
                 budget: Duration::from_millis(10),
                 warmup: Duration::from_millis(2),
+                echo_rounds: 1,
+                echo_warmup: Duration::from_millis(5),
+                echo_budget: Duration::from_millis(20),
             }
         } else {
             Config {
@@ -71,6 +83,9 @@ impl Config {
                 rounds: 9,
                 budget: Duration::from_millis(150),
                 warmup: Duration::from_millis(50),
+                echo_rounds: 15,
+                echo_warmup: Duration::from_millis(20),
+                echo_budget: Duration::from_millis(60),
             }
         }))
     }

@@ -1,15 +1,19 @@
 //! `lio-bench`: lio on both of its backends against the raw `io-uring` crate, plain
-//! syscalls and `tokio::fs`, in one run.
+//! syscalls, `tokio::fs`, mio and tokio's networking, in one run.
 //!
-//! Every workload runs through the five stacks in turn (lio on io_uring, lio on epoll, raw
-//! io-uring, std, tokio::fs), round after round, so that drift in the machine touches all of
-//! them alike; the report shows the median of the rounds and lio's ratio to each baseline.
-//! `--quick` (or `LIO_BENCH_QUICK=1`) runs a tiny version as a smoke test.
+//! Every file workload runs through the five stacks in turn (lio on io_uring, lio on epoll,
+//! raw io-uring, std, tokio::fs), round after round, so that drift in the machine touches
+//! all of them alike; the report shows the median of the rounds and lio's ratio to each
+//! baseline. Then the echo workload ([`echo`]) runs TCP ping-pong against five servers
+//! (lio on io_uring and on epoll, a raw io-uring loop, a mio loop, tokio) with one shared
+//! client, and reports round trips/s, latency and the server's CPU and syscalls per round
+//! trip. `--quick` (or `LIO_BENCH_QUICK=1`) runs a tiny version as a smoke test.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod alloc_count;
 mod config;
+mod echo;
 mod files;
 mod join;
 mod lio_stack;
@@ -66,7 +70,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Creates the files, runs every workload on every stack and prints the report.
+/// Creates the files, runs every file workload on every stack and prints the report, then
+/// runs and reports the echo workload.
 fn run(config: &Config) -> Result<(), Box<dyn Error>> {
     const MIB: u64 = 1 << 20;
     let files = std::fs::create_dir_all(&config.dir)
@@ -138,5 +143,6 @@ fn run(config: &Config) -> Result<(), Box<dyn Error>> {
         }
     }
     results.print();
+    echo::run(config)?;
     Ok(())
 }

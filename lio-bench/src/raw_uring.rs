@@ -216,7 +216,7 @@ impl Drop for RawStack {
 }
 
 /// A ring with the fastest setup flags the kernel accepts, and their names.
-fn setup() -> io::Result<(IoUring, &'static str)> {
+pub fn setup() -> io::Result<(IoUring, &'static str)> {
     type Flags = fn(&mut io_uring::Builder);
     let attempts: [(&'static str, Flags); 3] = [
         ("SINGLE_ISSUER|DEFER_TASKRUN", |b| {

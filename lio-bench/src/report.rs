@@ -183,7 +183,7 @@ fn median(workload: Workload, samples: &[Sample]) -> Option<f64> {
 }
 
 /// The median of `values`, or `None` if there are none.
-fn median_of(mut values: Vec<f64>) -> Option<f64> {
+pub fn median_of(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -239,7 +239,7 @@ fn ratio_of(workload: Workload, a: &[Sample], b: &[Sample]) -> Option<f64> {
 }
 
 /// A value with three or so significant digits.
-fn number(value: f64) -> String {
+pub fn number(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
@@ -250,20 +250,20 @@ fn number(value: f64) -> String {
 }
 
 /// Prints notes under a table, indented.
-fn print_notes(notes: &str) {
+pub fn print_notes(notes: &str) {
     for line in notes.lines() {
         println!("  {line}");
     }
 }
 
 /// Prints rows as aligned columns: the first left-aligned, the others right-aligned.
-fn print_table(rows: &[Vec<String>]) {
+pub fn print_table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(String::len)
+                .map(|cell| cell.chars().count())
                 .max()
                 .unwrap_or(0)
         })
