@@ -2,7 +2,7 @@
 
 use crate::driver::{Lio, Start};
 use crate::op::{CancelToken, Op};
-use crate::table::{Key, Waiter};
+use crate::table::{ErasedCallback, Key, Waiter};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::mpsc;
@@ -79,7 +79,7 @@ impl<T: Op> Io<T> {
     /// # Ok(()) }
     /// ```
     pub fn when_done<F: FnOnce(T::Output) + 'static>(self, callback: F) -> CancelToken {
-        let erased = Box::new(move |output: &mut dyn std::any::Any| {
+        let erased = ErasedCallback::new(move |output: &mut dyn std::any::Any| {
             if let Some(output) = output
                 .downcast_mut::<Option<T::Output>>()
                 .and_then(Option::take)
@@ -95,7 +95,7 @@ impl<T: Op> Io<T> {
             Start::Done(output, waiter) => {
                 if let Waiter::Callback(callback) = waiter {
                     self.driver
-                        .defer(Box::new(move || callback(&mut Some(output))));
+                        .defer(Box::new(move || callback.call(&mut Some(output))));
                 }
                 CancelToken { key: Key::none() }
             }

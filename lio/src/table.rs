@@ -60,7 +60,7 @@ impl Key {
 }
 
 /// A callback with its operation type erased: it receives `&mut Option<T::Output>`.
-pub(crate) type ErasedCallback = Box<dyn FnOnce(&mut dyn Any)>;
+pub(crate) use crate::callback::Callback as ErasedCallback;
 
 /// A multishot stream's callback with its item type erased: it receives
 /// `&mut Option<Option<io::Result<T::Item>>>` (`Some(None)`: the stream ended).
@@ -151,6 +151,43 @@ impl Slot {
     }
 }
 
+/// How the waiter of a finished slot learns about it.
+enum Tell {
+    /// Nobody to tell one by one (the waiter polls, or is the driver's own task).
+    Silently { own_task: bool },
+    /// Queue the key for the next dispatch.
+    Queue,
+}
+
+impl Slot {
+    /// The OS is done with this slot: marks it completed (a cancel its deadline caused
+    /// becomes `TimedOut`) and says how to tell its waiter.
+    #[inline]
+    fn finish_os(&mut self) -> Tell {
+        if self.timed_out {
+            if let Some(Err(e)) = &self.result {
+                if e.raw_os_error() == Some(libc::ECANCELED) {
+                    self.result = Some(Err(timed_out()));
+                }
+            }
+        }
+        self.state = State::Completed;
+        match self.waiter {
+            Waiter::None => Tell::Silently { own_task: false },
+            Waiter::OwnTask => Tell::Silently { own_task: true },
+            _ => Tell::Queue,
+        }
+    }
+}
+
+/// The slot of `key` in `chunks` if the key is current and the slot is occupied.
+#[inline]
+fn live_slot(chunks: &mut [Box<[Slot]>], key: Key) -> Option<&mut Slot> {
+    let index = key.index();
+    let slot = chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)?;
+    (slot.generation == key.generation() && slot.state != State::Free).then_some(slot)
+}
+
 /// A freshly inserted operation: its key, and stable pointers for the backend.
 pub(crate) struct Inserted<T> {
     pub(crate) key: Key,
@@ -235,12 +272,7 @@ impl Table {
     /// The slot of `key` if the key is current and the slot is occupied.
     #[inline]
     fn live(&mut self, key: Key) -> Option<&mut Slot> {
-        let index = key.index();
-        if index >= self.chunks.len() * CHUNK {
-            return None;
-        }
-        let slot = self.slot_mut(index);
-        (slot.generation == key.generation() && slot.state != State::Free).then_some(slot)
+        live_slot(&mut self.chunks, key)
     }
 
     /// Stores `op` in a free slot, or gives it back if the table is full.
@@ -346,7 +378,9 @@ impl Table {
         cqe_flags: u32,
         deadline: bool,
     ) {
-        let Some(slot) = self.live(key) else { return };
+        let Some(slot) = live_slot(&mut self.chunks, key) else {
+            return;
+        };
         if slot.state != State::InFlight {
             return;
         }
@@ -365,11 +399,11 @@ impl Table {
         } else if cqe_flags & flags::NOTIF != 0 {
             slot.pending = slot.pending.saturating_sub(1);
             if slot.pending == 0 {
-                self.finish_os(key);
+                let tell = slot.finish_os();
+                self.tell(key, tell);
             }
             return;
         }
-        let Some(slot) = self.live(key) else { return };
         if deadline {
             if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ETIME)) {
                 slot.timed_out = true;
@@ -379,34 +413,21 @@ impl Table {
         }
         slot.pending = slot.pending.saturating_sub(1);
         if slot.pending == 0 {
-            self.finish_os(key);
+            let tell = slot.finish_os();
+            self.tell(key, tell);
         }
     }
 
-    /// The OS is done with `key`: marks it completed and queues it for its waiter.
+    /// Tells the waiter of `key`, whose OS side just finished, per `tell`.
     #[inline]
-    fn finish_os(&mut self, key: Key) {
-        let Some(slot) = self.live(key) else { return };
-        if slot.timed_out {
-            if let Some(Err(e)) = &slot.result {
-                if e.raw_os_error() == Some(libc::ECANCELED) {
-                    slot.result = Some(Err(timed_out()));
-                }
-            }
-        }
-        slot.state = State::Completed;
-        let waiter = match slot.waiter {
-            Waiter::None => Some(false),
-            Waiter::OwnTask => Some(true),
-            _ => None,
-        };
+    fn tell(&mut self, key: Key, tell: Tell) {
         self.awaiting_os -= 1;
-        match waiter {
-            Some(own_task) => {
+        match tell {
+            Tell::Silently { own_task } => {
                 self.silent += 1;
                 self.own_task_woken |= own_task;
             }
-            None => self.ready.push_back(key),
+            Tell::Queue => self.ready.push_back(key),
         }
     }
 
@@ -432,8 +453,10 @@ impl Table {
     /// Completes `key` without the OS (an operation the engine finished at once, whose
     /// callback must still run from `run`).
     pub(crate) fn complete_now(&mut self, key: Key, result: io::Result<u32>) {
-        self.set_pending(key, 1);
-        self.complete(key, result, false);
+        if let Some(slot) = self.live(key) {
+            slot.pending = 1;
+        }
+        self.complete_cqe(key, result, 0, false);
     }
 
     /// Where the readiness engine keeps `key`, if it is still waiting for the OS.
@@ -679,8 +702,7 @@ unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
     };
     let output = op.complete(result);
     if let Waiter::Callback(callback) = waiter {
-        let mut output = Some(output);
-        callback(&mut output);
+        callback.call(&mut Some(output));
     }
 }
 

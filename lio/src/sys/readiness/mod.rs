@@ -27,6 +27,7 @@ use epoll::Epoll;
 use ops::AttemptFn;
 pub(crate) use ops::Interest;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
@@ -112,11 +113,33 @@ impl FdState {
     }
 }
 
+/// Hashes descriptor numbers for the registry: one multiplication (Fibonacci hashing).
+/// Descriptors are small, dense and chosen by the kernel, not by an attacker, so SipHash's
+/// flood resistance buys nothing on this per-operation path.
+#[derive(Default)]
+struct FdHasher(u64);
+
+impl Hasher for FdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 << 8 | u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i32(&mut self, fd: i32) {
+        self.0 = u64::from(fd as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The readiness engine over epoll.
 pub(crate) struct Engine {
     poller: Epoll,
     notifier: Arc<Notifier>,
-    fds: HashMap<RawFd, FdState>,
+    fds: HashMap<RawFd, FdState, BuildHasherDefault<FdHasher>>,
     timers: Timers,
     pool: Pool,
     ctx: PrepareContext,
@@ -145,7 +168,7 @@ impl Engine {
             poller,
             pool: Pool::new(config.pool_threads, notifier.clone()),
             notifier,
-            fds: HashMap::new(),
+            fds: HashMap::default(),
             timers: Timers::default(),
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,
@@ -355,7 +378,6 @@ impl Engine {
     /// Submits nothing (operations start at once) and waits per `mode` for readiness,
     /// timers and pool completions. Returns whether a user's wake-up arrived.
     pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
-        let now = Instant::now();
         let mut timeout = match mode {
             WaitMode::NoWait => Some(Duration::ZERO),
             WaitMode::Block => None,
@@ -365,7 +387,7 @@ impl Engine {
             timeout = Some(Duration::ZERO);
         }
         if let Some(next) = self.timers.next() {
-            let until = next.saturating_duration_since(now);
+            let until = next.saturating_duration_since(Instant::now());
             timeout = Some(timeout.map_or(until, |t| t.min(until)));
         }
         let mut events = std::mem::take(&mut self.events);
@@ -398,6 +420,9 @@ impl Engine {
 
     /// Completes the sleeps and enforces the deadlines that are due.
     fn fire_timers(&mut self, table: &mut Table) {
+        if self.timers.is_empty() {
+            return;
+        }
         let now = Instant::now();
         while let Some((key, kind)) = self.timers.pop_due(now) {
             let Some(location) = table.location(key) else {

@@ -45,6 +45,11 @@ impl Timers {
         }));
     }
 
+    /// Whether no timer is armed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest armed time, stale entries included (an early wake-up is harmless).
     pub(crate) fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse(entry)| entry.at)
