@@ -14,6 +14,7 @@ mod affinity;
 mod client;
 mod cpu;
 mod histogram;
+mod lio_multishot_server;
 mod lio_server;
 mod mio_server;
 mod probe;

@@ -215,6 +215,14 @@ fn print_case(runs: &CaseRuns) {
         ratio(Server::LioEpoll, Server::Mio, p50),
         ratio(Server::Lio, Server::Tokio, cpu),
     );
+    println!(
+        "  lio multishot / raw io-uring: CPU/RT {}, p50 {};  lio multishot (epoll) / mio: \
+         CPU/RT {}, p50 {}",
+        ratio(Server::LioMultishot, Server::Raw, cpu),
+        ratio(Server::LioMultishot, Server::Raw, p50),
+        ratio(Server::LioMultishotEpoll, Server::Mio, cpu),
+        ratio(Server::LioMultishotEpoll, Server::Mio, p50),
+    );
     let reason = counted
         .iter()
         .flatten()

@@ -2,7 +2,7 @@
 
 use super::affinity::Placement;
 use super::cpu::CpuClock;
-use super::{lio_server, mio_server, raw_uring_server, tokio_server};
+use super::{lio_multishot_server, lio_server, mio_server, raw_uring_server, tokio_server};
 use lio::Backend;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -24,6 +24,10 @@ pub enum Server {
     Lio,
     /// lio on epoll, the same code.
     LioEpoll,
+    /// lio on io_uring with multishot accept and receive into a buffer pool.
+    LioMultishot,
+    /// lio on epoll, the same multishot code.
+    LioMultishotEpoll,
     /// The hand-written raw io-uring loop.
     Raw,
     /// The hand-written mio loop.
@@ -37,9 +41,11 @@ pub const SERVERS: usize = Server::ALL.len();
 
 impl Server {
     /// Every server, in the order they run and the report lists them.
-    pub const ALL: [Server; 5] = [
+    pub const ALL: [Server; 7] = [
         Server::Lio,
         Server::LioEpoll,
+        Server::LioMultishot,
+        Server::LioMultishotEpoll,
         Server::Raw,
         Server::Mio,
         Server::Tokio,
@@ -50,6 +56,8 @@ impl Server {
         match self {
             Server::Lio => "lio",
             Server::LioEpoll => "lio (epoll)",
+            Server::LioMultishot => "lio multishot",
+            Server::LioMultishotEpoll => "lio multishot (epoll)",
             Server::Raw => "raw io-uring",
             Server::Mio => "mio",
             Server::Tokio => "tokio",
@@ -67,6 +75,12 @@ impl Server {
         match self {
             Server::Lio => lio_server::serve(Backend::IoUring, listener, connections),
             Server::LioEpoll => lio_server::serve(Backend::Epoll, listener, connections),
+            Server::LioMultishot => {
+                lio_multishot_server::serve(Backend::IoUring, listener, connections)
+            }
+            Server::LioMultishotEpoll => {
+                lio_multishot_server::serve(Backend::Epoll, listener, connections)
+            }
             Server::Raw => raw_uring_server::serve(listener, connections),
             Server::Mio => mio_server::serve(listener, connections),
             Server::Tokio => tokio_server::serve(listener, connections),
