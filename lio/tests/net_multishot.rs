@@ -33,6 +33,7 @@ backend_tests!(
     pooled_buffers_can_be_sent_back,
     recv_multi_on_a_unix_stream,
     recv_multi_on_a_file_fails_with_enotsock,
+    recv_multi_refuses_peek_and_waitall,
     a_pool_is_refused_by_another_driver,
     bad_pool_sizes_are_invalid_input,
     zero_copy_send_delivers_the_same_bytes,
@@ -498,5 +499,19 @@ fn the_pool_outlives_its_handles_while_a_stream_runs(lio: &Lio) {
     send_all(lio, client.resource(), &data);
     for _ in 0..5 {
         lio.run_timeout(Duration::from_millis(5)).expect("run");
+    }
+}
+
+fn recv_multi_refuses_peek_and_waitall(lio: &Lio) {
+    let (_client, server) = tcp_pair(lio, localhost_v4());
+    let pool = BufPool::new(lio, 2, 64).expect("pool");
+    for flags in [libc::MSG_PEEK, libc::MSG_WAITALL] {
+        let op = RecvMulti::new(server.resource(), &pool).flags(flags);
+        let mut stream = lio.multishot(op);
+        assert_kind(
+            &stream.wait_next().expect("a result"),
+            ErrorKind::InvalidInput,
+        );
+        assert!(stream.wait_next().is_none());
     }
 }

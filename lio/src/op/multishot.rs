@@ -156,10 +156,22 @@ impl RecvMulti {
         }
     }
 
-    /// `recv(2)` flags (`MSG_WAITALL` and `MSG_PEEK` make no sense here).
+    /// `recv(2)` flags. `MSG_PEEK` and `MSG_WAITALL` make no sense for a stream of
+    /// buffers: with either, the operation fails with `EINVAL`.
     pub fn flags(mut self, flags: i32) -> Self {
         self.flags = flags;
         self
+    }
+
+    /// The flags, or `EINVAL` for the ones a multishot receive cannot honour.
+    pub(crate) fn checked_flags(&self) -> io::Result<i32> {
+        if self.flags & (libc::MSG_PEEK | libc::MSG_WAITALL) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "lio: a multishot receive cannot peek or wait for all (EINVAL)",
+            ));
+        }
+        Ok(self.flags)
     }
 }
 

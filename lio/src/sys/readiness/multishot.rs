@@ -94,6 +94,9 @@ impl TryNow for op::RecvMulti {
 
 impl ReadinessOp for op::RecvMulti {
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        on_socket::<Self>(&self.fd)
+        match self.checked_flags() {
+            Ok(_) => on_socket::<Self>(&self.fd),
+            Err(e) => Plan::Done(Err(e)),
+        }
     }
 }
