@@ -132,6 +132,8 @@ fn run_round(results: &mut Results, timing: &Timing, placement: Placement, pass:
 const METHOD: &str = "\
 client:          one mio loop for every server, one message in flight per connection
 servers:         lio and lio (epoll): callbacks (when_done), a Vec per connection;
+                 lio multishot: accept_multi, one recv_multi per connection into a
+                 buffer pool, each piece sent back from its pool buffer;
                  raw io-uring: recv/send SQEs, one submit_and_wait(1) per loop;
                  mio: edge-triggered, a short read ends reading until the next edge;
                  tokio: current-thread runtime, a task per connection (read, write_all)
