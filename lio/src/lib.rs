@@ -15,7 +15,9 @@
 //! consumed in one of four ways with the same result: `.await`, [`Io::when_done`] (callback),
 //! [`Io::send_with`]/[`Io::recv`] (channel) or [`Io::wait`] (blocking). Files, paths,
 //! timers and sockets are operations alike; [`net`] adds socket addresses and typed sockets
-//! ([`net::TcpStream`], [`net::UdpSocket`], ...) on top.
+//! ([`net::TcpStream`], [`net::UdpSocket`], ...) on top. A multishot operation
+//! ([`op::AcceptMulti`], [`op::RecvMulti`] with a [`buf::BufPool`]) yields many results from
+//! one submission as a [`Multishot`] stream, consumed in the same four ways.
 //!
 //! ```
 //! # fn main() -> std::io::Result<()> {
