@@ -312,6 +312,7 @@ impl Lio {
     /// must not run a callback waiter from there but [`defer`](Lio::defer) it: callbacks
     /// always run from `run`, never on the submitter's stack, so that a chain of callbacks
     /// cannot grow the stack.
+    #[inline]
     pub(crate) fn start<T: Op>(
         &self,
         op: T,

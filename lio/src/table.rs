@@ -276,6 +276,7 @@ impl Table {
     }
 
     /// Stores `op` in a free slot, or gives it back if the table is full.
+    #[inline]
     pub(crate) fn insert<T: Op>(
         &mut self,
         op: T,
@@ -452,6 +453,7 @@ impl Table {
 
     /// Completes `key` without the OS (an operation the engine finished at once, whose
     /// callback must still run from `run`).
+    #[inline]
     pub(crate) fn complete_now(&mut self, key: Key, result: io::Result<u32>) {
         if let Some(slot) = self.live(key) {
             slot.pending = 1;
@@ -594,6 +596,7 @@ impl Table {
     /// # Safety
     ///
     /// `key` must have been inserted with an operation of type `T`.
+    #[inline]
     pub(crate) unsafe fn take_completed<T: Op>(
         &mut self,
         key: Key,
@@ -649,6 +652,7 @@ impl Table {
     /// # Safety
     ///
     /// The slot must be occupied by a `T` that the OS no longer (or never) references.
+    #[inline]
     unsafe fn vacate<T: Op>(&mut self, index: usize) -> (T, Option<io::Result<u32>>, Waiter) {
         let free_head = self.free_head;
         let slot = self.slot_mut(index);
@@ -694,6 +698,7 @@ impl Drop for Table {
 /// # Safety
 ///
 /// `key` must be completed and hold an operation of type `T`.
+#[inline]
 unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
     // SAFETY: forwarded from the caller: `key` holds a `T`.
     let taken = unsafe { shared.table_mut().take_completed::<T>(key) };

@@ -140,6 +140,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     pub(crate) fn start<T: SysOp>(
         &mut self,
         table: &mut Table,

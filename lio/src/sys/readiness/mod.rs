@@ -72,6 +72,7 @@ impl Direction {
 
     /// Retries the queued operations in order, until one would block or shows the
     /// descriptor drained.
+    #[inline]
     fn run(&mut self, table: &mut Table) {
         while let Some(parked) = self.queue.front() {
             // SAFETY: the operation sits in its table slot and nothing else touches it.
@@ -180,6 +181,7 @@ impl Engine {
 
     /// Runs an inserted operation now, or parks it (on its descriptor, on the pool, or on a
     /// timer). Returns its result if it finished at once.
+    #[inline]
     pub(crate) fn start<T: SysOp>(
         &mut self,
         table: &mut Table,
@@ -265,6 +267,7 @@ impl Engine {
 
     /// Tries a pollable operation now if its descriptor may be ready and nothing is queued
     /// before it; otherwise (or on `WouldBlock`) queues it. `Ok(Some)`: finished now.
+    #[inline]
     fn park(
         &mut self,
         fd: &Resource,
@@ -315,6 +318,7 @@ impl Engine {
 
     /// The state of `fd`, registering it with the poller the first time this `Resource`
     /// is seen (or when its number now belongs to a different `Resource`).
+    #[inline]
     fn state_of(&mut self, fd: &Resource) -> io::Result<&mut FdState> {
         let raw = fd.raw();
         let poller = &self.poller;
