@@ -25,6 +25,8 @@
 #[cfg(target_os = "linux")]
 mod blocking;
 #[cfg(target_os = "linux")]
+mod fd_map;
+#[cfg(target_os = "linux")]
 mod inline;
 #[cfg(target_os = "linux")]
 mod notify;

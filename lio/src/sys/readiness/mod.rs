@@ -16,6 +16,7 @@ mod timers;
 pub use ops::{Plan, ReadinessOp};
 
 use super::blocking::Pool;
+use super::fd_map::FdMap;
 use super::notify::Notifier;
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
@@ -26,8 +27,7 @@ use crate::Resource;
 use epoll::Epoll;
 use ops::AttemptFn;
 pub(crate) use ops::Interest;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
@@ -114,33 +114,11 @@ impl FdState {
     }
 }
 
-/// Hashes descriptor numbers for the registry: one multiplication (Fibonacci hashing).
-/// Descriptors are small, dense and chosen by the kernel, not by an attacker, so SipHash's
-/// flood resistance buys nothing on this per-operation path.
-#[derive(Default)]
-struct FdHasher(u64);
-
-impl Hasher for FdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 << 8 | u64::from(byte)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_i32(&mut self, fd: i32) {
-        self.0 = u64::from(fd as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// The readiness engine over epoll.
 pub(crate) struct Engine {
     poller: Epoll,
     notifier: Arc<Notifier>,
-    fds: HashMap<RawFd, FdState, BuildHasherDefault<FdHasher>>,
+    fds: FdMap<RawFd, FdState>,
     timers: Timers,
     pool: Pool,
     ctx: PrepareContext,
@@ -169,7 +147,7 @@ impl Engine {
             poller,
             pool: Pool::new(config.pool_threads, notifier.clone()),
             notifier,
-            fds: HashMap::default(),
+            fds: FdMap::default(),
             timers: Timers::default(),
             ctx: PrepareContext {
                 inline_write_max: config.inline_write_max,

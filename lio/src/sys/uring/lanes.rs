@@ -7,11 +7,12 @@
 //! do. A queued operation's deadline counts from its submission; it is checked when the
 //! operation reaches the kernel.
 
+use crate::sys::fd_map::FdMap;
 use crate::sys::readiness::Interest;
 use crate::sys::SlotExtra;
 use crate::table::Key;
 use io_uring::squeue;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
@@ -35,7 +36,7 @@ struct Queue {
 /// The lanes with an operation in the kernel.
 #[derive(Default)]
 pub(crate) struct Lanes {
-    lanes: HashMap<Lane, Queue>,
+    lanes: FdMap<Lane, Queue>,
     /// Lanes whose operation completed in the current drain, to be advanced after it.
     finished: Vec<Lane>,
 }

@@ -1,11 +1,15 @@
-//! The io_uring half of the socket operations: each is one SQE. Messages (`sendto`,
+//! The io_uring half of the socket operations: each is one SQE. Sends and receives keep
+//! their order per socket through the lanes (see [`lanes`](super::lanes)). Messages (`sendto`,
 //! `recvfrom`, `sendmsg`, `recvmsg`) go through `SENDMSG`/`RECVMSG` with the `msghdr`
 //! inside the operation, which stays at its table address until the completion.
 
+use super::lanes::Lane;
+use super::ops::stream_lane;
 use super::UringOp;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::{self, FromSockAddr, FromSocket};
 use crate::resource::FileKind;
+use crate::sys::readiness::Interest;
 use crate::sys::PrepareContext;
 use io_uring::{opcode, squeue::Entry, types::Fd};
 use std::io;
@@ -70,6 +74,10 @@ impl<B: IoBuf> UringOp for op::Send<B> {
         self.zero_copy &= ctx.send_zc;
         None
     }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Write)
+    }
 }
 
 impl<B: IoBufMut> UringOp for op::Recv<B> {
@@ -78,6 +86,10 @@ impl<B: IoBufMut> UringOp for op::Recv<B> {
         Ok(opcode::Recv::new(fd, self.buf.buf_mut_ptr(), len)
             .flags(self.flags)
             .build())
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Read)
     }
 }
 
@@ -88,6 +100,10 @@ impl<B: IoBuf> UringOp for op::SendTo<B> {
             .flags(self.send_flags() as u32)
             .build())
     }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Write)
+    }
 }
 
 impl<B: IoBufMut, A: FromSockAddr> UringOp for op::RecvFrom<B, A> {
@@ -96,6 +112,10 @@ impl<B: IoBufMut, A: FromSockAddr> UringOp for op::RecvFrom<B, A> {
         Ok(opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
             .flags(self.flags as u32)
             .build())
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Read)
     }
 }
 
@@ -106,6 +126,10 @@ impl<B: IoBuf> UringOp for op::SendMsg<B> {
             .flags(self.send_flags() as u32)
             .build())
     }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Write)
+    }
 }
 
 impl<B: IoBufMut> UringOp for op::RecvMsg<B> {
@@ -114,6 +138,10 @@ impl<B: IoBufMut> UringOp for op::RecvMsg<B> {
         Ok(opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
             .flags(self.recv_flags() as u32)
             .build())
+    }
+
+    fn lane(&self) -> Option<Lane> {
+        stream_lane(&self.fd, Interest::Read)
     }
 }
 
