@@ -294,7 +294,8 @@ impl Lio {
             match action {
                 Action::Wake(waker) => waker.wake(),
                 // SAFETY: the table hands out the finish function monomorphised for the type
-                // stored under `key`, and only for a completed slot.
+                // stored under `key` (`finish::<T>` only once the slot has completed;
+                // `deliver::<T>` also while a multishot operation runs).
                 Action::Finish(finish) => unsafe { finish(&self.shared, key) },
                 Action::Run(callback) => callback(),
                 Action::Nothing => {}

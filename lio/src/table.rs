@@ -104,7 +104,8 @@ pub(crate) enum Action {
 }
 
 /// Takes the typed operation out of its (completed) slot, completes it and hands the output to its
-/// callback (or drops it, if detached). Monomorphised per operation type.
+/// callback (or drops it, if detached); for a multishot operation, hands over its items
+/// (`deliver`). Monomorphised per operation type.
 pub(crate) type FinishFn = unsafe fn(&crate::driver::Shared, Key);
 
 #[repr(C, align(16))]
