@@ -3,6 +3,11 @@
 //! (another thread), both in callback style. Every byte must come back, with no error,
 //! within 60 s, and afterwards the process has exactly the descriptors it had before.
 //!
+//! The server runs twice: with one receive and one send per message, and with multishot
+//! operations (one `accept_multi`, one `recv_multi` per connection) into a pool of 128
+//! buffers for the 1,000 connections, so that receive streams run out of buffers (`ENOBUFS`)
+//! and are submitted again as buffers come back, without losing a byte.
+//!
 //! The soft `RLIMIT_NOFILE` is raised towards the hard limit if it is too low for 2,000
 //! sockets; where the hard limit forbids that, the test is skipped and says why.
 
@@ -10,18 +15,23 @@ mod common;
 mod net_common;
 
 use common::backend_tests;
+use lio::buf::{BufPool, IoBuf, PooledBuf};
 use lio::net::{TcpListener, TcpStream};
 use lio::op::CancelToken;
 use lio::{Backend, Lio, LioWaker};
 use net_common::{fd_listing, localhost_v4, open_fds};
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-backend_tests!(serial = lock; thousand_connections_of_a_hundred_round_trips);
+backend_tests!(serial = lock;
+    thousand_connections_of_a_hundred_round_trips,
+    thousand_connections_against_a_multishot_server,
+);
 
 const CONNECTIONS: usize = 1000;
 const ROUNDS: usize = 100;
@@ -75,6 +85,8 @@ struct State {
     bytes: Cell<usize>,
     /// The server's accept in flight.
     accept: Cell<Option<CancelToken>>,
+    /// Receive streams that ended with `ENOBUFS` (multishot server).
+    enobufs: Cell<usize>,
     stopping: Cell<bool>,
 }
 
@@ -142,8 +154,112 @@ fn echo(lio: &Lio, stream: TcpStream, buf: Vec<u8>, state: &Shared) {
     });
 }
 
+// The multishot server: one accept stream, one receive stream per connection into a small
+// shared pool, one send in flight per connection with the pieces that come meanwhile
+// queued. A receive stream that runs out of buffers waits in `starved` and is submitted
+// again when a send gives a buffer back.
+
+struct Multi {
+    lio: Lio,
+    pool: BufPool,
+    state: Shared,
+    starved: RefCell<VecDeque<Rc<Conn>>>,
+}
+
+struct Conn {
+    stream: TcpStream,
+    queue: RefCell<VecDeque<PooledBuf>>,
+    sending: Cell<bool>,
+}
+
+fn multi_receive(server: &Rc<Multi>, conn: Rc<Conn>) {
+    let (server2, conn2) = (server.clone(), conn.clone());
+    let stream = conn.stream.recv_multi(&server.lio, &server.pool);
+    stream.when_each(move |next| match next {
+        Some(Ok(piece)) => {
+            conn2.queue.borrow_mut().push_back(piece);
+            multi_send_next(&server2, &conn2);
+        }
+        Some(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+            let state = &server2.state;
+            state.enobufs.set(state.enobufs.get() + 1);
+            server2.starved.borrow_mut().push_back(conn2.clone());
+            multi_rearm(&server2);
+        }
+        Some(Err(e)) => server2.state.fail("server recv_multi", e),
+        None => server2.state.ended.set(server2.state.ended.get() + 1),
+    });
+}
+
+/// Submits the receive streams of starved connections again while the pool has buffers.
+fn multi_rearm(server: &Rc<Multi>) {
+    while server.pool.available() > 0 {
+        let Some(conn) = server.starved.borrow_mut().pop_front() else {
+            return;
+        };
+        multi_receive(server, conn);
+    }
+}
+
+fn multi_send_next(server: &Rc<Multi>, conn: &Rc<Conn>) {
+    if conn.sending.get() {
+        return;
+    }
+    let piece = conn.queue.borrow_mut().pop_front();
+    if let Some(piece) = piece {
+        multi_send(server.clone(), conn.clone(), piece, 0);
+    }
+}
+
+fn multi_send(server: Rc<Multi>, conn: Rc<Conn>, piece: PooledBuf, sent: usize) {
+    conn.sending.set(true);
+    let write = conn.stream.write(&server.lio, piece.slice(sent..));
+    write.when_done(move |(result, slice)| {
+        let piece = slice.into_inner();
+        match result {
+            Ok(n) if n > 0 && sent + n < piece.len() => multi_send(server, conn, piece, sent + n),
+            Ok(n) if n > 0 => {
+                drop(piece);
+                conn.sending.set(false);
+                multi_rearm(&server);
+                multi_send_next(&server, &conn);
+            }
+            Ok(_) => server.state.fail("server write", "no progress"),
+            Err(e) => server.state.fail("server write", e),
+        }
+    });
+}
+
+/// Starts the multishot server on `listener`.
+fn multi_accept(lio: &Lio, listener: &TcpListener, state: &Shared) {
+    let pool = BufPool::new(lio, 128, 128).expect("a buffer pool");
+    let server = Rc::new(Multi {
+        lio: lio.clone(),
+        pool,
+        state: state.clone(),
+        starved: RefCell::new(VecDeque::new()),
+    });
+    let token = listener
+        .accept_multi(lio)
+        .when_each(move |next| match next {
+            Some(Ok(stream)) => {
+                let conn = Rc::new(Conn {
+                    stream,
+                    queue: RefCell::new(VecDeque::new()),
+                    sending: Cell::new(false),
+                });
+                multi_receive(&server, conn);
+            }
+            Some(Err(_)) if server.state.stopping.get() => {}
+            Some(Err(e)) => server.state.fail("accept_multi", e),
+            None => {}
+        });
+    state.accept.set(Some(token));
+}
+
 fn run_server(
     backend: Backend,
+    multishot: bool,
     ready: mpsc::Sender<(SocketAddr, LioWaker)>,
     stop: Arc<AtomicBool>,
 ) -> Result<usize, String> {
@@ -154,7 +270,11 @@ fn run_server(
         .send((addr, lio.waker().map_err(|e| e.to_string())?))
         .map_err(|e| e.to_string())?;
     let state = Shared::default();
-    accept_next(&lio, &listener, &state);
+    if multishot {
+        multi_accept(&lio, &listener, &state);
+    } else {
+        accept_next(&lio, &listener, &state);
+    }
     let give_up = Instant::now() + LIMIT + Duration::from_secs(10);
     while !stop.load(Ordering::Acquire) && Instant::now() < give_up {
         lio.run_timeout(Duration::from_millis(100))
@@ -167,6 +287,12 @@ fn run_server(
         let _ = lio.cancel(token).wait();
     }
     settle(&lio, &state, "server");
+    if multishot {
+        eprintln!(
+            "{backend}: multishot server: {} receive streams ran out of buffers and were submitted again",
+            state.enobufs.get()
+        );
+    }
     state.report("server")
 }
 
@@ -269,6 +395,15 @@ fn settle(lio: &Lio, state: &State, side: &str) {
 }
 
 fn thousand_connections_of_a_hundred_round_trips(backend: Backend) {
+    load(backend, false);
+}
+
+fn thousand_connections_against_a_multishot_server(backend: Backend) {
+    load(backend, true);
+}
+
+/// Runs the client against a server (plain or multishot) and checks the outcome.
+fn load(backend: Backend, multishot: bool) {
     if !raise_fd_limit(2 * CONNECTIONS as u64 + 256) {
         return;
     }
@@ -278,7 +413,7 @@ fn thousand_connections_of_a_hundred_round_trips(backend: Backend) {
     let (ready_tx, ready_rx) = mpsc::channel();
     let server = {
         let stop = stop.clone();
-        std::thread::spawn(move || run_server(backend, ready_tx, stop))
+        std::thread::spawn(move || run_server(backend, multishot, ready_tx, stop))
     };
     let (addr, server_waker) = ready_rx
         .recv_timeout(Duration::from_secs(10))
