@@ -3,9 +3,9 @@
 //! straight from its pool buffer (no copy). Callbacks run from `Lio::run`, on this thread.
 //!
 //! Each connection keeps one send in flight and queues the pieces that arrive meanwhile, so
-//! that a short send is finished before the next piece goes out. When the pool runs dry the
-//! receive stream ends with `ENOBUFS` (the data waits in the socket); the connection submits
-//! a new one once its queued pieces are sent and their buffers are back in the pool.
+//! that a short send is finished before the next piece goes out. When the pool runs dry a
+//! receive stream ends with `ENOBUFS` (the data waits in the socket): the connection waits
+//! in a starved list, and gets a new stream as soon as a finished send gives a buffer back.
 //!
 //! ```text
 //! cargo run -p lio --example echo_multishot -- --backend epoll --addr 127.0.0.1:7878
@@ -24,16 +24,21 @@ use std::rc::Rc;
 const BUFFERS: u16 = 256;
 const BUFFER_SIZE: u32 = 16 * 1024;
 
-/// One connection: its socket, and the pieces waiting to be sent back.
-struct Conn {
+/// What every connection shares.
+struct Server {
     lio: Lio,
     pool: BufPool,
+    /// Connections whose receive stream ran out of buffers, waiting for one.
+    starved: RefCell<VecDeque<Rc<Conn>>>,
+}
+
+/// One connection: its socket, and the pieces waiting to be sent back.
+struct Conn {
+    server: Rc<Server>,
     stream: TcpStream,
     queue: RefCell<VecDeque<PooledBuf>>,
     /// A send is in flight.
     sending: Cell<bool>,
-    /// The receive stream ended with `ENOBUFS`: start a new one when the queue is empty.
-    starved: Cell<bool>,
 }
 
 fn main() {
@@ -49,26 +54,25 @@ fn main() {
     });
     let addr = listener.local_addr().unwrap_or(args.addr);
     println!(
-        "echo_multishot: listening on {addr} ({}, {} KiB buffers, incremental: {})",
+        "echo_multishot: listening on {addr} ({}, {BUFFERS} buffers of {} KiB, incremental: {})",
         lio.backend(),
         BUFFER_SIZE / 1024,
         pool.is_incremental()
     );
-    let driver = lio.clone();
+    let server = Rc::new(Server {
+        lio: lio.clone(),
+        pool,
+        starved: RefCell::new(VecDeque::new()),
+    });
     listener
         .accept_multi(&lio)
         .when_each(move |next| match next {
-            Some(Ok(stream)) => {
-                let conn = Rc::new(Conn {
-                    lio: driver.clone(),
-                    pool: pool.clone(),
-                    stream,
-                    queue: RefCell::new(VecDeque::new()),
-                    sending: Cell::new(false),
-                    starved: Cell::new(false),
-                });
-                receive(conn);
-            }
+            Some(Ok(stream)) => receive(Rc::new(Conn {
+                server: server.clone(),
+                stream,
+                queue: RefCell::new(VecDeque::new()),
+                sending: Cell::new(false),
+            })),
             Some(Err(e)) => eprintln!("echo_multishot: accept: {e}"),
             None => eprintln!("echo_multishot: the accept stream ended"),
         });
@@ -82,40 +86,48 @@ fn main() {
 
 /// Receives on the connection with one multishot receive until end of stream.
 fn receive(conn: Rc<Conn>) {
-    let stream = conn.stream.recv_multi(&conn.lio, &conn.pool);
+    let server = &conn.server;
+    let stream = conn.stream.recv_multi(&server.lio, &server.pool);
     stream.when_each(move |next| match next {
         Some(Ok(piece)) => {
             conn.queue.borrow_mut().push_back(piece);
             send_next(&conn);
         }
         Some(Err(e)) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-            conn.starved.set(true);
-            send_next(&conn);
+            conn.server.starved.borrow_mut().push_back(conn.clone());
+            rearm(&conn.server);
         }
         Some(Err(e)) => eprintln!("echo_multishot: receive: {e}"),
         None => {}
     });
 }
 
-/// Sends the next queued piece if no send is in flight; once the queue is empty, starts a
-/// new receive stream if the last one ran out of buffers.
+/// Gives starved connections a new receive stream while the pool has free buffers.
+fn rearm(server: &Server) {
+    while server.pool.available() > 0 {
+        let Some(conn) = server.starved.borrow_mut().pop_front() else {
+            return;
+        };
+        receive(conn);
+    }
+}
+
+/// Sends the next queued piece if no send is in flight.
 fn send_next(conn: &Rc<Conn>) {
     if conn.sending.get() {
         return;
     }
-    let Some(piece) = conn.queue.borrow_mut().pop_front() else {
-        if conn.starved.replace(false) {
-            receive(conn.clone());
-        }
-        return;
-    };
-    send(conn.clone(), piece, 0);
+    let piece = conn.queue.borrow_mut().pop_front();
+    if let Some(piece) = piece {
+        send(conn.clone(), piece, 0);
+    }
 }
 
-/// Sends `piece[sent..]`, looping over short sends, then the next queued piece.
+/// Sends `piece[sent..]`, looping over short sends; then its buffer goes back to the pool
+/// (perhaps to a starved connection) and the next queued piece goes out.
 fn send(conn: Rc<Conn>, piece: PooledBuf, sent: usize) {
     conn.sending.set(true);
-    let op = conn.stream.write(&conn.lio, piece.slice(sent..));
+    let op = conn.stream.write(&conn.server.lio, piece.slice(sent..));
     op.when_done(move |(result, slice)| {
         let piece = slice.into_inner();
         match result {
@@ -123,6 +135,7 @@ fn send(conn: Rc<Conn>, piece: PooledBuf, sent: usize) {
             Ok(n) if n > 0 => {
                 drop(piece);
                 conn.sending.set(false);
+                rearm(&conn.server);
                 send_next(&conn);
             }
             Ok(_) => eprintln!("echo_multishot: send: no progress"),
