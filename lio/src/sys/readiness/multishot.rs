@@ -2,7 +2,7 @@
 //! reported with io_uring's completion flags so that both backends feed the same stream.
 
 use super::super::PrepareContext;
-use super::net::{call, finished, ready_now, would_block};
+use super::net::{call, finished, raw_recv, ready_now, would_block};
 use super::ops::{poll_stream, short_transfer, Attempt, Interest, Plan, ReadinessOp, TryNow};
 use crate::op::multishot::flags;
 use crate::op::{self, FromSocket};
@@ -75,7 +75,7 @@ impl TryNow for op::RecvMulti {
         let flags = self.flags | libc::MSG_DONTWAIT;
         // SAFETY: `ptr` is a free pool buffer of `size` bytes, taken for this call; the pool
         // memory lives as long as the operation holds the pool.
-        let received = call(|| unsafe { libc::recv(self.fd.raw(), ptr.cast(), size, flags) });
+        let received = call(|| unsafe { raw_recv(self.fd.raw(), ptr, size, flags) });
         match received {
             Ok(n) if n > 0 => {
                 let buffer = flags::BUFFER | u32::from(id) << flags::BUFFER_SHIFT;
