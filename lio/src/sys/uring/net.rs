@@ -11,8 +11,23 @@ use crate::op::{self, FromSockAddr, FromSocket};
 use crate::resource::FileKind;
 use crate::sys::readiness::Interest;
 use crate::sys::PrepareContext;
+use crate::Resource;
 use io_uring::{opcode, squeue::Entry, types::Fd};
 use std::io;
+
+/// A `SENDMSG` entry for a header the operation built (and keeps until the completion).
+fn send_msg(fd: &Resource, msg: *const libc::msghdr, flags: i32) -> Entry {
+    opcode::SendMsg::new(Fd(fd.raw()), msg)
+        .flags(flags as u32)
+        .build()
+}
+
+/// A `RECVMSG` entry for a header the operation built (and keeps until the completion).
+fn recv_msg(fd: &Resource, msg: *mut libc::msghdr, flags: i32) -> Entry {
+    opcode::RecvMsg::new(Fd(fd.raw()), msg)
+        .flags(flags as u32)
+        .build()
+}
 
 impl UringOp for op::Socket {
     fn prepare(&mut self) -> io::Result<Entry> {
@@ -96,9 +111,7 @@ impl<B: IoBufMut> UringOp for op::Recv<B> {
 impl<B: IoBuf> UringOp for op::SendTo<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let (msg, _) = self.msghdr()?;
-        Ok(opcode::SendMsg::new(Fd(self.fd.raw()), msg)
-            .flags(self.send_flags() as u32)
-            .build())
+        Ok(send_msg(&self.fd, msg, self.send_flags()))
     }
 
     fn lane(&self) -> Option<Lane> {
@@ -109,9 +122,7 @@ impl<B: IoBuf> UringOp for op::SendTo<B> {
 impl<B: IoBufMut, A: FromSockAddr> UringOp for op::RecvFrom<B, A> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let (msg, _) = self.msghdr();
-        Ok(opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
-            .flags(self.flags as u32)
-            .build())
+        Ok(recv_msg(&self.fd, msg, self.flags))
     }
 
     fn lane(&self) -> Option<Lane> {
@@ -122,9 +133,7 @@ impl<B: IoBufMut, A: FromSockAddr> UringOp for op::RecvFrom<B, A> {
 impl<B: IoBuf> UringOp for op::SendMsg<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let (msg, _) = self.msghdr()?;
-        Ok(opcode::SendMsg::new(Fd(self.fd.raw()), msg)
-            .flags(self.send_flags() as u32)
-            .build())
+        Ok(send_msg(&self.fd, msg, self.send_flags()))
     }
 
     fn lane(&self) -> Option<Lane> {
@@ -135,9 +144,7 @@ impl<B: IoBuf> UringOp for op::SendMsg<B> {
 impl<B: IoBufMut> UringOp for op::RecvMsg<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
         let (msg, _) = self.msghdr()?;
-        Ok(opcode::RecvMsg::new(Fd(self.fd.raw()), msg)
-            .flags(self.recv_flags() as u32)
-            .build())
+        Ok(recv_msg(&self.fd, msg, self.recv_flags()))
     }
 
     fn lane(&self) -> Option<Lane> {

@@ -8,9 +8,18 @@
 //! plus a generation, so a stale key (a late CQE, a dropped future) can never reach the next
 //! occupant of the slot.
 
-use crate::op::multishot::{flags, MultishotOp};
+mod key;
+mod stream;
+mod waiters;
+
+pub(crate) use key::Key;
+use key::{GENERATION_MASK, NO_SLOT};
+use stream::ItemFn;
+pub(crate) use stream::{Polled, StreamCallback};
+pub(crate) use waiters::Waiter;
+
+use crate::op::multishot::flags;
 use crate::op::Op;
-use std::any::Any;
 use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, MaybeUninit};
@@ -22,70 +31,9 @@ pub(crate) const INLINE_BYTES: usize = 128;
 const CHUNK: usize = 64;
 /// Slots beyond the capacity that only cancellations may use.
 const RESERVE: usize = 64;
-const NO_SLOT: u32 = u32::MAX;
-const GENERATION_MASK: u32 = 0x7fff_ffff;
-
-/// Identifies one submitted operation: slot index in the low 32 bits, generation above.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key(u64);
-
-impl Key {
-    /// A key that names no slot (cancelling it finds nothing).
-    pub(crate) fn none() -> Key {
-        Key::new(NO_SLOT, 0)
-    }
-
-    #[inline]
-    fn new(index: u32, generation: u32) -> Key {
-        Key(u64::from(generation) << 32 | u64::from(index))
-    }
-    #[inline]
-    fn index(self) -> usize {
-        (self.0 & 0xffff_ffff) as usize
-    }
-    #[inline]
-    fn generation(self) -> u32 {
-        (self.0 >> 32) as u32 & GENERATION_MASK
-    }
-    /// The key as the kernel's `user_data` (bit 63 is free for the backend's tags).
-    #[inline]
-    pub(crate) fn to_user_data(self) -> u64 {
-        self.0
-    }
-    /// Reads a key back from `user_data`, ignoring the backend's tag bits.
-    #[inline]
-    pub(crate) fn from_user_data(data: u64) -> Key {
-        Key(data & !(1 << 63))
-    }
-}
 
 /// A callback with its operation type erased: it receives `&mut Option<T::Output>`.
 pub(crate) use crate::callback::Callback as ErasedCallback;
-
-/// A multishot stream's callback with its item type erased: it receives
-/// `&mut Option<Option<io::Result<T::Item>>>` (`Some(None)`: the stream ended).
-pub(crate) type StreamCallback = Box<dyn FnMut(&mut dyn Any)>;
-
-/// Hands one OS result (with its completion flags) to a multishot operation. Monomorphised
-/// per operation type.
-type ItemFn = unsafe fn(*mut (), io::Result<u32>, u32);
-
-/// Who is waiting for an operation.
-pub(crate) enum Waiter {
-    /// Nobody yet (`.await` before its first poll after submission, or `.wait()`).
-    None,
-    /// A future, woken on completion.
-    Task(Waker),
-    /// A future of the driver's own `block_on` task: completions only raise a flag, and the
-    /// task is woken once per dispatch round (no waker clone or wake per operation).
-    OwnTask,
-    /// A callback: receives `&mut Option<T::Output>` as `dyn Any`.
-    Callback(ErasedCallback),
-    /// A multishot stream's callback, run for every item and once more at the end.
-    Stream(StreamCallback),
-    /// The handle was dropped: complete and drop the output (closing any created fd).
-    Detached,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -329,20 +277,6 @@ impl Table {
         })
     }
 
-    /// Stores a multishot operation: its OS results go to it one by one, and `deliver`
-    /// hands them to a stream callback or drops them for a detached stream.
-    pub(crate) fn insert_multishot<T: MultishotOp>(
-        &mut self,
-        op: T,
-        waiter: Waiter,
-    ) -> Result<Inserted<T>, (T, Waiter)> {
-        let inserted = self.insert(op, waiter)?;
-        let slot = self.slot_mut(inserted.key.index());
-        slot.on_item = Some(on_item::<T>);
-        slot.finish = Some(deliver::<T>);
-        Ok(inserted)
-    }
-
     fn grow(&mut self) {
         let base = self.chunks.len() * CHUNK;
         let chunk: Box<[Slot]> = (0..CHUNK)
@@ -433,25 +367,6 @@ impl Table {
         }
     }
 
-    /// Queues `key` for the next dispatch (a stream whose waiter just changed).
-    pub(crate) fn queue(&mut self, key: Key) {
-        self.ready.push_back(key);
-    }
-
-    /// A multishot operation got an item: tells its waiter.
-    fn notify_item(&mut self, key: Key) {
-        let Some(slot) = self.live(key) else { return };
-        match slot.waiter {
-            Waiter::None => self.silent += 1,
-            Waiter::OwnTask => {
-                self.silent += 1;
-                self.own_task_woken = true;
-            }
-            Waiter::Task(_) | Waiter::Stream(_) | Waiter::Detached => self.ready.push_back(key),
-            Waiter::Callback(_) => {}
-        }
-    }
-
     /// Completes `key` without the OS (an operation the engine finished at once, whose
     /// callback must still run from `run`).
     #[inline]
@@ -476,80 +391,6 @@ impl Table {
     pub(crate) fn set_location(&mut self, key: Key, location: crate::sys::Location) {
         if let Some(slot) = self.live(key) {
             slot.extra.location = location;
-        }
-    }
-
-    /// Whether an operation of the driver's own task completed since the last call.
-    #[inline]
-    pub(crate) fn take_own_task_woken(&mut self) -> bool {
-        mem::take(&mut self.own_task_woken)
-    }
-
-    /// Whether `key`'s waiter is the driver's own task.
-    #[inline]
-    pub(crate) fn has_own_task(&mut self, key: Key) -> bool {
-        matches!(
-            self.live(key),
-            Some(Slot {
-                waiter: Waiter::OwnTask,
-                ..
-            })
-        )
-    }
-
-    /// Whether `key`'s waiter is a callback.
-    #[inline]
-    pub(crate) fn has_callback(&mut self, key: Key) -> bool {
-        matches!(
-            self.live(key),
-            Some(Slot {
-                waiter: Waiter::Callback(_),
-                ..
-            })
-        )
-    }
-
-    /// Whether `key` already holds a waker that wakes the same task as `waker`.
-    #[inline]
-    pub(crate) fn has_waker(&mut self, key: Key, waker: &Waker) -> bool {
-        matches!(self.live(key), Some(Slot { waiter: Waiter::Task(old), .. }) if old.will_wake(waker))
-    }
-
-    /// Replaces the waiter of `key`, returning the old one for the caller to drop outside
-    /// any borrow of the driver (a waker's drop is user code).
-    pub(crate) fn replace_waiter(&mut self, key: Key, waiter: Waiter) -> Waiter {
-        match self.live(key) {
-            Some(slot) => mem::replace(&mut slot.waiter, waiter),
-            None => waiter,
-        }
-    }
-
-    /// Marks `key` detached. Returns whether a cancel should be sent to the OS (the
-    /// operation is still running and no cancel was sent yet), and the old waiter for the
-    /// caller to drop outside any borrow of the driver.
-    pub(crate) fn detach(&mut self, key: Key) -> (bool, Waiter) {
-        let Some(slot) = self.live(key) else {
-            return (false, Waiter::None);
-        };
-        let old = mem::replace(&mut slot.waiter, Waiter::Detached);
-        let cancel = slot.state == State::InFlight && !slot.cancel_requested;
-        slot.cancel_requested |= cancel;
-        (cancel, old)
-    }
-
-    /// Detaches every occupied slot (driver shutdown): callbacks are dropped unrun, and
-    /// every completed slot is queued once more so that it gets finished.
-    pub(crate) fn detach_all(&mut self) {
-        for index in 0..self.chunks.len() * CHUNK {
-            let slot = self.slot_mut(index);
-            if slot.state == State::Free {
-                continue;
-            }
-            slot.waiter = Waiter::Detached;
-            if slot.state == State::Completed {
-                let key = Key::new(index as u32, slot.generation);
-                self.ready.push_back(key);
-            }
         }
     }
 
@@ -608,30 +449,6 @@ impl Table {
         // SAFETY: the slot is live and completed, and holds a `T` (caller's contract).
         let (op, result, waiter) = unsafe { self.vacate::<T>(key.index()) };
         Some((op, result.unwrap_or_else(|| Err(lost())), waiter))
-    }
-
-    /// The next item of the multishot operation `key`, or its end (the operation, taken out
-    /// of its freed slot, with its waiter).
-    ///
-    /// # Safety
-    ///
-    /// `key` must have been inserted with an operation of type `T`.
-    pub(crate) unsafe fn poll_item<T: MultishotOp>(&mut self, key: Key) -> Polled<T> {
-        let Some(slot) = self.live(key) else {
-            return Polled::Gone;
-        };
-        // SAFETY: the slot is live and holds a `T` (caller's contract); the OS never touches
-        // the item queue, so popping from it is fine while the operation runs.
-        let op = unsafe { &mut *slot.op.cast::<T>() };
-        if let Some(item) = op.pop_item() {
-            return Polled::Item(item);
-        }
-        if slot.state != State::Completed {
-            return Polled::Pending;
-        }
-        // SAFETY: completed: the OS no longer references the operation.
-        let (op, _, waiter) = unsafe { self.vacate::<T>(key.index()) };
-        Polled::Ended(op, waiter)
     }
 
     /// Takes back an operation that finished before reaching the OS (see
@@ -709,70 +526,6 @@ unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
     let output = op.complete(result);
     if let Waiter::Callback(callback) = waiter {
         callback.call(&mut Some(output));
-    }
-}
-
-/// What [`Table::poll_item`] found.
-pub(crate) enum Polled<T: MultishotOp> {
-    /// The next item.
-    Item(io::Result<T::Item>),
-    /// No item yet; the operation still runs.
-    Pending,
-    /// The stream ended and every item was handed out: the operation and its waiter.
-    Ended(T, Waiter),
-    /// The key names no live slot.
-    Gone,
-}
-
-/// # Safety
-///
-/// `op` must point to a live `T` that nothing else references during the call.
-unsafe fn on_item<T: MultishotOp>(op: *mut (), result: io::Result<u32>, flags: u32) {
-    // SAFETY: the caller's contract.
-    unsafe { (*op.cast::<T>()).on_result(result, flags) }
-}
-
-/// Hands the items of a multishot operation to its stream callback (each call outside any
-/// borrow of the driver), or drops them if the stream is detached; at the end, submits the
-/// operation again if the OS stopped it early, or tells the callback it ended.
-///
-/// # Safety
-///
-/// `key` must hold an operation of type `T`.
-unsafe fn deliver<T: MultishotOp>(shared: &crate::driver::Shared, key: Key) {
-    loop {
-        // SAFETY: forwarded from the caller: `key` holds a `T`.
-        let polled = unsafe { shared.table_mut().poll_item::<T>(key) };
-        match polled {
-            Polled::Item(item) => {
-                let waiter = shared.table_mut().replace_waiter(key, Waiter::None);
-                let Waiter::Stream(mut callback) = waiter else {
-                    // Detached (or a future that took over): drop the item outside the
-                    // borrow and put the waiter back.
-                    let waiter = shared.table_mut().replace_waiter(key, waiter);
-                    drop((item, waiter));
-                    continue;
-                };
-                callback(&mut Some(Some(item)));
-                let old = shared
-                    .table_mut()
-                    .replace_waiter(key, Waiter::Stream(callback));
-                drop(old);
-            }
-            Polled::Pending | Polled::Gone => return,
-            Polled::Ended(mut op, waiter) => {
-                let Waiter::Stream(mut callback) = waiter else {
-                    drop((op, waiter));
-                    return;
-                };
-                if op.take_resubmit() {
-                    shared.resubmit(op, Waiter::Stream(callback));
-                } else {
-                    callback(&mut Some(None::<io::Result<T::Item>>));
-                }
-                return;
-            }
-        }
     }
 }
 
