@@ -9,6 +9,7 @@
 //! Reads fill up to [`IoBufMut::buf_capacity`] from the start of the buffer and then set the
 //! initialised length to the number of bytes read.
 
+pub(crate) mod filled;
 mod impls;
 mod pool;
 mod slice;

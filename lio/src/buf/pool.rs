@@ -195,18 +195,24 @@ impl BufPool {
 
     /// Wraps `len` bytes the OS put in buffer `id` as a [`PooledBuf`]. `more`: the kernel
     /// keeps filling the rest of the buffer (incremental consumption).
+    ///
+    /// `len` is clamped to the room left in the buffer (a count beyond it, which only a
+    /// `MSG_TRUNC`-style report could give, names bytes that were never stored), and the
+    /// buffer is accounted for either way, so that it returns to the pool.
     pub(crate) fn take(&self, id: u16, len: u32, more: bool) -> io::Result<PooledBuf> {
         let pool = &self.inner;
-        let state = pool.states.get(usize::from(id)).map(Cell::get);
-        let Some(mut state) = state.filter(|s| {
-            s.offset
-                .checked_add(len)
-                .is_some_and(|end| end <= pool.size)
-        }) else {
+        let Some(mut state) = pool.states.get(usize::from(id)).map(Cell::get) else {
             return Err(io::Error::other(format!(
-                "lio: the OS reported {len} bytes in pool buffer {id}, which does not exist or is too small"
+                "lio: the OS named pool buffer {id}, which does not exist (the pool has {})",
+                pool.count
             )));
         };
+        let room = pool.size.saturating_sub(state.offset);
+        debug_assert!(
+            len <= room,
+            "lio: the OS reported {len} bytes in pool buffer {id}, which has {room} left"
+        );
+        let len = len.min(room);
         let offset = state.offset;
         state.users += 1;
         if self.is_incremental() {

@@ -1,6 +1,7 @@
 //! File data operations: read, write, vectored forms, sync, allocation, truncation.
 
 use super::{Op, MAX_RW};
+use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::Resource;
 use std::io;
@@ -39,11 +40,10 @@ impl<B: IoBufMut> Read<B> {
 impl<B: IoBufMut> Op for Read<B> {
     type Output = BufResult<usize, B>;
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
-        let result = result.map(|n| {
-            // SAFETY: the kernel reported `n <= len <= capacity` bytes written from the start.
-            unsafe { self.buf.set_buf_init(n as usize) };
-            n as usize
-        });
+        let offered = self.len() as usize;
+        // SAFETY: the kernel was handed the first `len() <= capacity` bytes of the buffer
+        // and wrote the count it reported, from the start.
+        let result = result.map(|n| unsafe { mark_filled(&mut self.buf, n, offered) });
         (result, self.buf)
     }
 }
@@ -80,7 +80,8 @@ impl<B: IoBuf> Write<B> {
 impl<B: IoBuf> Op for Write<B> {
     type Output = BufResult<usize, B>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        (result.map(|n| n as usize), self.buf)
+        let offered = self.len() as usize;
+        (result.map(|n| transferred(n, offered)), self.buf)
     }
 }
 
@@ -113,16 +114,10 @@ impl<B: IoBufMut> Readv<B> {
 impl<B: IoBufMut> Op for Readv<B> {
     type Output = BufResult<usize, Vec<B>>;
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
-        if let Ok(n) = result {
-            let mut left = n as usize;
-            for buf in &mut self.bufs {
-                let filled = left.min(buf.buf_capacity());
-                // SAFETY: the kernel filled the iovecs in order; this buffer got `filled` bytes.
-                unsafe { buf.set_buf_init(filled) };
-                left -= filled;
-            }
-        }
-        (result.map(|n| n as usize), self.bufs)
+        // SAFETY: every backend hands the kernel `iovecs` of these buffers' capacities,
+        // capped at MAX_RW in all, and the kernel fills them in order.
+        let result = result.map(|n| unsafe { mark_filled_vectored(&mut self.bufs, n, MAX_RW) });
+        (result, self.bufs)
     }
 }
 
@@ -156,7 +151,9 @@ impl<B: IoBuf> Writev<B> {
 impl<B: IoBuf> Op for Writev<B> {
     type Output = BufResult<usize, Vec<B>>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        (result.map(|n| n as usize), self.bufs)
+        let mut left = MAX_RW;
+        let offered = self.bufs.iter().map(|b| take_up_to(&mut left, b.buf_len())).sum();
+        (result.map(|n| transferred(n, offered)), self.bufs)
     }
 }
 
@@ -164,15 +161,19 @@ impl<B: IoBuf> Op for Writev<B> {
 pub(crate) fn iovecs(parts: impl Iterator<Item = (*mut u8, usize)>) -> Vec<libc::iovec> {
     let mut left = MAX_RW;
     parts
-        .map(|(base, len)| {
-            let len = len.min(left);
-            left -= len;
-            libc::iovec {
-                iov_base: base.cast(),
-                iov_len: len,
-            }
+        .map(|(base, len)| libc::iovec {
+            iov_base: base.cast(),
+            iov_len: take_up_to(&mut left, len),
         })
         .collect()
+}
+
+/// Takes `len` bytes, or what is `left` if less, from the budget `left`.
+#[inline]
+pub(crate) fn take_up_to(left: &mut usize, len: usize) -> usize {
+    let len = len.min(*left);
+    *left -= len;
+    len
 }
 
 /// Flushes a file's data and metadata (`fsync`), or only its data with

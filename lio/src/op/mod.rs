@@ -13,7 +13,7 @@ mod net;
 mod path;
 mod time;
 
-pub(crate) use fs::iovecs;
+pub(crate) use fs::{iovecs, take_up_to};
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
 pub use misc::{Cancel, CancelToken, Nop};
 pub use msg::{RecvFrom, RecvMsg, RecvMsgOutput, SendMsg, SendTo};

@@ -4,7 +4,8 @@
 //! completion; every backend goes through `sendmsg`/`recvmsg`.
 
 use super::net::{checked, FromSockAddr};
-use super::{iovec_count, iovecs, Op, MAX_RW};
+use super::{iovec_count, iovecs, take_up_to, Op, MAX_RW};
+use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::SockAddr;
 use crate::Resource;
@@ -113,7 +114,8 @@ impl<B: IoBuf> SendTo<B> {
 impl<B: IoBuf> Op for SendTo<B> {
     type Output = BufResult<usize, B>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        (result.map(|n| n as usize), self.buf)
+        let offered = self.buf.buf_len().min(MAX_RW);
+        (result.map(|n| transferred(n, offered)), self.buf)
     }
 }
 
@@ -121,6 +123,10 @@ impl<B: IoBuf> Op for SendTo<B> {
 /// `recvmsg`). Output: `BufResult<(usize, A), B>`, `A` being [`SockAddr`] (or
 /// [`std::net::SocketAddr`] for [`UdpSocket`](crate::net::UdpSocket)). A sender without an
 /// address (an unbound Unix socket) gives an empty [`SockAddr`].
+///
+/// With `MSG_TRUNC` in [`flags`](RecvFrom::flags), the count is the datagram's full
+/// length, as `recvfrom(2)` reports it, and may exceed what the buffer holds: the buffer's
+/// length is always the bytes actually stored, never more than its capacity.
 pub struct RecvFrom<B, A = SockAddr> {
     pub(crate) fd: Resource,
     pub(crate) buf: B,
@@ -185,9 +191,12 @@ impl<B: IoBufMut, A: FromSockAddr> RecvFrom<B, A> {
 impl<B: IoBufMut, A: FromSockAddr> Op for RecvFrom<B, A> {
     type Output = BufResult<(usize, A), B>;
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
+        let offered = self.buf.buf_capacity().min(MAX_RW);
         let result = result.and_then(|n| {
-            // SAFETY: the kernel reported `n <= len <= capacity` bytes written from the start.
-            unsafe { self.buf.set_buf_init(n as usize) };
+            // SAFETY: the kernel was handed the first `offered <= capacity` bytes of the
+            // buffer and wrote at most that many from the start (with `MSG_TRUNC`, `n` is
+            // the datagram's full length, which may be more than it stored).
+            unsafe { mark_filled(&mut self.buf, n, offered) };
             self.addr.set_len(self.msg.msg_namelen);
             Ok((n as usize, A::from_sock_addr(self.addr)?))
         });
@@ -310,15 +319,22 @@ impl<B: IoBuf> SendMsg<B> {
 impl<B: IoBuf> Op for SendMsg<B> {
     type Output = BufResult<usize, Vec<B>>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        (result.map(|n| n as usize), self.bufs)
+        let mut left = MAX_RW;
+        let offered = self.bufs.iter().map(|b| take_up_to(&mut left, b.buf_len())).sum();
+        (result.map(|n| transferred(n, offered)), self.bufs)
     }
 }
 
 /// What a [`RecvMsg`] received besides the bytes.
 #[derive(Debug)]
 pub struct RecvMsgOutput {
-    /// Bytes received, spread over the buffers in order.
+    /// Bytes received and stored, spread over the buffers in order (never more than their
+    /// capacities).
     pub len: usize,
+    /// The count the kernel reported: with `MSG_TRUNC` in [`flags`](RecvMsg::flags), the
+    /// datagram's full length, which exceeds [`len`](Self::len) when it was
+    /// [`truncated`](Self::truncated); otherwise equal to `len`.
+    pub datagram_len: usize,
     /// The sender's address, if the kernel reported one (datagram sockets).
     pub addr: Option<SockAddr>,
     /// Descriptors received with `SCM_RIGHTS`, close-on-exec; closed when dropped.
@@ -419,6 +435,7 @@ impl<B: IoBufMut> RecvMsg<B> {
         // buffer again, and trust no more of it than its size.
         self.msg.msg_control = self.control.as_mut_ptr().cast();
         self.msg.msg_controllen = self.msg.msg_controllen.min((self.control.len() * 8) as _);
+        let control_end = self.control.as_ptr() as usize + self.msg.msg_controllen as usize;
         // SAFETY: the header describes the control buffer, which the kernel filled with
         // well-formed control messages up to `msg_controllen`; CMSG_NXTHDR stays within it.
         // SCM_RIGHTS data is an array of descriptors the kernel installed for us.
@@ -427,7 +444,11 @@ impl<B: IoBufMut> RecvMsg<B> {
             while !cmsg.is_null() {
                 if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                     let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                    let bytes = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                    // Trust the header's length only within the control buffer.
+                    let end = control_end.saturating_sub(data as usize);
+                    let bytes = ((*cmsg).cmsg_len as usize)
+                        .saturating_sub(libc::CMSG_LEN(0) as usize)
+                        .min(end);
                     for i in 0..bytes / mem::size_of::<RawFd>() {
                         fds.push(Resource::from_raw_fd(data.add(i).read_unaligned()));
                     }
@@ -446,17 +467,14 @@ impl<B: IoBufMut> Op for RecvMsg<B> {
             Ok(n) => n,
             Err(e) => return (Err(e), self.bufs),
         };
-        let mut left = n as usize;
-        for buf in &mut self.bufs {
-            let filled = left.min(buf.buf_capacity());
-            // SAFETY: the kernel filled the iovecs in order; this buffer got `filled` bytes.
-            unsafe { buf.set_buf_init(filled) };
-            left -= filled;
-        }
+        // SAFETY: `msghdr` handed the kernel `iovecs` of these buffers' capacities, capped
+        // at MAX_RW in all, and the kernel fills them in order.
+        let len = unsafe { mark_filled_vectored(&mut self.bufs, n, MAX_RW) };
         let fds = self.received_fds();
         self.addr.set_len(self.msg.msg_namelen);
         let output = RecvMsgOutput {
-            len: n as usize,
+            len,
+            datagram_len: n as usize,
             addr: (!self.addr.is_empty()).then_some(self.addr),
             fds,
             truncated: self.msg.msg_flags & libc::MSG_TRUNC != 0,

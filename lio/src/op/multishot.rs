@@ -156,19 +156,21 @@ impl RecvMulti {
         }
     }
 
-    /// `recv(2)` flags. `MSG_PEEK` and `MSG_WAITALL` make no sense for a stream of
-    /// buffers: with either, the operation fails with `EINVAL`.
+    /// `recv(2)` flags. `MSG_PEEK`, `MSG_WAITALL` and `MSG_TRUNC` make no sense for a
+    /// stream of buffers (a peek never consumes, a wait for all cannot span buffers, and a
+    /// truncated datagram's full length would name bytes no buffer holds): with any of them
+    /// the operation fails with `InvalidInput`.
     pub fn flags(mut self, flags: i32) -> Self {
         self.flags = flags;
         self
     }
 
-    /// The flags, or `EINVAL` for the ones a multishot receive cannot honour.
+    /// The flags, or `InvalidInput` for the ones a multishot receive cannot honour.
     pub(crate) fn checked_flags(&self) -> io::Result<i32> {
-        if self.flags & (libc::MSG_PEEK | libc::MSG_WAITALL) != 0 {
+        if self.flags & (libc::MSG_PEEK | libc::MSG_WAITALL | libc::MSG_TRUNC) != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "lio: a multishot receive cannot peek or wait for all (EINVAL)",
+                "lio: a multishot receive cannot peek, wait for all or report truncated lengths (MSG_PEEK, MSG_WAITALL, MSG_TRUNC)",
             ));
         }
         Ok(self.flags)

@@ -8,6 +8,7 @@
 //! never raises `SIGPIPE`; a send to a closed peer fails with `EPIPE` or `ECONNRESET`.
 
 use super::{Op, MAX_RW};
+use crate::buf::filled::{mark_filled, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::SockAddr;
 use crate::Resource;
@@ -272,7 +273,8 @@ impl<B: IoBuf> Send<B> {
 impl<B: IoBuf> Op for Send<B> {
     type Output = BufResult<usize, B>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        (result.map(|n| n as usize), self.buf)
+        let offered = self.len() as usize;
+        (result.map(|n| transferred(n, offered)), self.buf)
     }
 }
 
@@ -281,6 +283,10 @@ impl<B: IoBuf> Op for Send<B> {
 /// Fills up to the buffer's capacity from its start and sets its initialised length, like
 /// [`Read`](super::Read). 0 means the peer shut down its side (stream sockets) or an empty
 /// datagram.
+///
+/// With `MSG_TRUNC` in [`flags`](Recv::flags), the count is the datagram's full length, as
+/// `recv(2)` reports it, and may exceed what the buffer holds: the buffer's length is
+/// always the bytes actually stored, never more than its capacity.
 pub struct Recv<B> {
     pub(crate) fd: Resource,
     pub(crate) buf: B,
@@ -311,9 +317,12 @@ impl<B: IoBufMut> Recv<B> {
 impl<B: IoBufMut> Op for Recv<B> {
     type Output = BufResult<usize, B>;
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
+        let offered = self.len() as usize;
         let result = result.map(|n| {
-            // SAFETY: the kernel reported `n <= len <= capacity` bytes written from the start.
-            unsafe { self.buf.set_buf_init(n as usize) };
+            // SAFETY: the kernel was handed the first `len() <= capacity` bytes of the
+            // buffer and wrote at most that many from the start (with `MSG_TRUNC`, `n` is
+            // the datagram's full length, which may be more than it stored).
+            unsafe { mark_filled(&mut self.buf, n, offered) };
             n as usize
         });
         (result, self.buf)
