@@ -203,14 +203,70 @@ impl Lio {
         self.shared.inner.borrow().table.capacity()
     }
 
-    /// Operations submitted whose OS completion has not arrived yet.
+    /// Operations submitted whose result has not been handed over yet: those the OS still
+    /// holds, and those that completed (with the OS or at once) whose callback, waker or
+    /// stream the next [`run`](Lio::run) still has to call. An operation stops counting when
+    /// its callback has run, its future has been woken, or its [`wait`](Io::wait) returned.
+    ///
+    /// To drive callback-style operations to the end, call
+    /// [`run_until_idle`](Lio::run_until_idle) (or loop on `run` while this is non-zero):
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// let lio = lio::Lio::new()?;
+    /// lio.nop().when_done(|result| result.expect("nop"));
+    /// assert_eq!(lio.in_flight(), 1); // submitted, its callback not run yet
+    /// while lio.in_flight() > 0 {
+    ///     lio.run()?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn in_flight(&self) -> usize {
-        self.shared.inner.borrow().table.awaiting_os()
+        self.shared.inner.borrow().table.in_flight()
+    }
+
+    /// Runs the driver until nothing is in flight (see [`in_flight`](Lio::in_flight)): every
+    /// operation has completed and every callback has run, including those of operations
+    /// that callbacks submitted along the way. Returns the completions handled.
+    ///
+    /// It blocks for as long as any operation waits for the OS (a read of a pipe nobody
+    /// writes waits for ever): give such operations a deadline, or cancel them.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// let lio = lio::Lio::new()?;
+    /// let done = Rc::new(Cell::new(0));
+    /// for _ in 0..3 {
+    ///     let done = done.clone();
+    ///     lio.nop().when_done(move |_| done.set(done.get() + 1));
+    /// }
+    /// lio.run_until_idle()?;
+    /// assert_eq!((done.get(), lio.in_flight()), (3, 0));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Lio::run): only if the OS rejects the wait itself.
+    pub fn run_until_idle(&self) -> io::Result<usize> {
+        let mut handled = 0;
+        while self.in_flight() > 0 {
+            handled += self.run()?;
+        }
+        Ok(handled)
     }
 
     /// Submits queued operations and blocks until at least one completes, then runs
     /// callbacks and wakes futures. Returns the number of completions handled: 0 at once
     /// when nothing is in flight, or when a [`LioWaker`] woke it.
+    ///
+    /// One `run` handles only the completions that were there when it started dispatching:
+    /// an operation that a callback submits and that finishes at once (an inline file
+    /// write, a nop on epoll) has its callback run by the next `run`, so that an endless
+    /// chain of them cannot keep timers and other I/O from their turn. Loop on `run` (or
+    /// call [`run_until_idle`](Lio::run_until_idle)) to drive such chains.
     ///
     /// # Errors
     ///
@@ -280,12 +336,17 @@ impl Lio {
     #[inline]
     fn dispatch(&self) -> usize {
         let mut handled = 0;
-        if self.shared.inner.borrow_mut().table.take_own_task_woken() {
-            if let Some(own) = self.shared.own_task.get() {
-                own.waker.wake_by_ref();
+        let budget = {
+            let mut table = self.shared.table_mut();
+            if table.take_own_task_woken() {
+                if let Some(own) = self.shared.own_task.get() {
+                    own.waker.wake_by_ref();
+                }
             }
-        }
-        loop {
+            table.queued()
+        };
+        // What callbacks queue meanwhile waits for the next dispatch (fairness).
+        for _ in 0..budget {
             let next = self.shared.inner.borrow_mut().table.next_action();
             let Some((key, action)) = next else {
                 return handled;
@@ -301,6 +362,7 @@ impl Lio {
                 Action::Nothing => {}
             }
         }
+        handled
     }
 
     /// Runs `callback` from the next `run` (see [`Table::defer`]).

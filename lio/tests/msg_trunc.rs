@@ -39,7 +39,11 @@ fn queued_datagram(lio: &Lio) -> (UdpSocket, UdpSocket) {
 
 /// A buffer's length never exceeds its capacity, and every byte it claims is the data.
 fn assert_holds_prefix(buf: &[u8], capacity: usize) {
-    assert!(buf.len() <= capacity, "{} bytes in a {capacity}-byte buffer", buf.len());
+    assert!(
+        buf.len() <= capacity,
+        "{} bytes in a {capacity}-byte buffer",
+        buf.len()
+    );
     assert_eq!(buf.len(), ROOM);
     assert!(buf.iter().all(|&b| b == 0x5a));
 }
@@ -50,7 +54,11 @@ fn recv_with_msg_trunc_keeps_the_buffer_within_its_capacity(lio: &Lio) {
     let capacity = buf.capacity();
     let op = Recv::new(b.resource(), buf).flags(libc::MSG_TRUNC);
     let (n, buf) = lio.submit(op).timeout(PROMPT).wait();
-    assert_eq!(n.unwrap(), DATAGRAM, "the datagram's full length, as recv(2) says");
+    assert_eq!(
+        n.unwrap(),
+        DATAGRAM,
+        "the datagram's full length, as recv(2) says"
+    );
     assert_holds_prefix(&buf, capacity);
 }
 
@@ -96,7 +104,10 @@ fn recv_multi_refuses_msg_trunc_and_keeps_its_pool(lio: &Lio) {
     let pool = BufPool::new(lio, 2, 64).expect("pool");
     let op = RecvMulti::new(server.resource(), &pool).flags(libc::MSG_TRUNC);
     let mut stream = lio.multishot(op);
-    assert_kind(&stream.wait_next().expect("a result"), ErrorKind::InvalidInput);
+    assert_kind(
+        &stream.wait_next().expect("a result"),
+        ErrorKind::InvalidInput,
+    );
     assert!(stream.wait_next().is_none());
     drop(stream);
     assert_eq!(pool.available(), 2);

@@ -320,7 +320,11 @@ impl<B: IoBuf> Op for SendMsg<B> {
     type Output = BufResult<usize, Vec<B>>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         let mut left = MAX_RW;
-        let offered = self.bufs.iter().map(|b| take_up_to(&mut left, b.buf_len())).sum();
+        let offered = self
+            .bufs
+            .iter()
+            .map(|b| take_up_to(&mut left, b.buf_len()))
+            .sum();
         (result.map(|n| transferred(n, offered)), self.bufs)
     }
 }

@@ -68,6 +68,9 @@ struct Slot {
     timed_out: bool,
     cancel_requested: bool,
     boxed: bool,
+    /// Completed, with a waiter (callback, task, stream, detached handle) the next dispatch
+    /// still has to tell: counted in the table's `undelivered`.
+    undelivered: bool,
     result: Option<io::Result<u32>>,
     waiter: Waiter,
     finish: Option<FinishFn>,
@@ -89,6 +92,7 @@ impl Slot {
             timed_out: false,
             cancel_requested: false,
             boxed: false,
+            undelivered: false,
             result: None,
             waiter: Waiter::None,
             finish: None,
@@ -124,7 +128,11 @@ impl Slot {
         match self.waiter {
             Waiter::None => Tell::Silently { own_task: false },
             Waiter::OwnTask => Tell::Silently { own_task: true },
-            _ => Tell::Queue,
+            _ => {
+                debug_assert!(!self.undelivered, "lio: a slot completed twice");
+                self.undelivered = true;
+                Tell::Queue
+            }
         }
     }
 }
@@ -155,6 +163,8 @@ pub(crate) struct Table {
     /// Completed keys whose waiter (a task, a callback, or a detached handle) still has to
     /// be told.
     ready: VecDeque<Key>,
+    /// Completed slots whose waiter has not been told yet (each also queued on `ready`).
+    undelivered: usize,
     /// Completions nobody is told about one by one (the waiter polls for them, or is the
     /// driver's own task), counted for `run`.
     silent: u64,
@@ -173,6 +183,7 @@ impl Table {
             used: 0,
             awaiting_os: 0,
             ready: VecDeque::with_capacity(capacity.min(1024)),
+            undelivered: 0,
             silent: 0,
             own_task_woken: false,
             deferred: VecDeque::new(),
@@ -188,6 +199,21 @@ impl Table {
     #[inline]
     pub(crate) fn awaiting_os(&self) -> usize {
         self.awaiting_os
+    }
+
+    /// Operations whose result has not been handed over: still with the OS, completed with
+    /// a callback, waker or detached handle the next dispatch must tell, or refused for lack
+    /// of a slot with a callback still to run.
+    #[inline]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.awaiting_os + self.undelivered + self.deferred.len()
+    }
+
+    /// How many entries wait for dispatch now: one dispatch handles at most these, so that
+    /// operations which callbacks submit and which finish at once wait for the next `run`.
+    #[inline]
+    pub(crate) fn queued(&self) -> usize {
+        self.ready.len() + self.deferred.len()
     }
 
     /// How many completions so far had no waiter to tell (see [`Waiter::None`]).
@@ -363,7 +389,10 @@ impl Table {
                 self.silent += 1;
                 self.own_task_woken |= own_task;
             }
-            Tell::Queue => self.ready.push_back(key),
+            Tell::Queue => {
+                self.undelivered += 1;
+                self.ready.push_back(key);
+            }
         }
     }
 
@@ -413,11 +442,14 @@ impl Table {
             let callback = self.deferred.pop_front()?;
             return Some((Key::none(), Action::Run(callback)));
         };
-        let Some(slot) = self.live(key) else {
+        let Some(slot) = live_slot(&mut self.chunks, key) else {
             return Some((key, Action::Nothing));
         };
         if slot.state != State::Completed && slot.on_item.is_none() {
             return Some((key, Action::Nothing));
+        }
+        if mem::take(&mut slot.undelivered) {
+            self.undelivered -= 1;
         }
         let action = match mem::replace(&mut slot.waiter, Waiter::None) {
             Waiter::None | Waiter::OwnTask => Action::Nothing,
@@ -485,6 +517,7 @@ impl Table {
         }
         let result = slot.result.take();
         let waiter = mem::replace(&mut slot.waiter, Waiter::None);
+        let undelivered = mem::take(&mut slot.undelivered);
         slot.state = State::Free;
         slot.finish = None;
         slot.op = std::ptr::null_mut();
@@ -492,6 +525,11 @@ impl Table {
         slot.next_free = free_head;
         self.free_head = index as u32;
         self.used -= 1;
+        self.undelivered -= usize::from(undelivered);
+        debug_assert!(
+            self.undelivered + self.awaiting_os <= self.used,
+            "lio: table counts exceed its occupied slots"
+        );
         (op, result, waiter)
     }
 
