@@ -438,10 +438,10 @@ impl<B: IoBufMut> RecvMsg<B> {
         // The operation was moved out of its slot: point the header at the (heap) control
         // buffer again, and trust no more of it than its size.
         self.msg.msg_control = self.control.as_mut_ptr().cast();
-        let written = usize::try_from(self.msg.msg_controllen).unwrap_or(0);
-        let controllen = written.min(self.control.len() * 8);
-        self.msg.msg_controllen = controllen as _;
-        let control_end = self.control.as_ptr() as usize + controllen;
+        self.msg.msg_controllen = self.msg.msg_controllen.min((self.control.len() * 8) as _);
+        // `msg_controllen` is a `usize` on glibc, a `u32` on musl and the BSDs.
+        #[allow(clippy::unnecessary_cast)]
+        let control_end = self.control.as_ptr() as usize + self.msg.msg_controllen as usize;
         // SAFETY: the header describes the control buffer, which the kernel filled with
         // well-formed control messages up to `msg_controllen`; CMSG_NXTHDR stays within it.
         // SCM_RIGHTS data is an array of descriptors the kernel installed for us.
