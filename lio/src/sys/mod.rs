@@ -29,9 +29,13 @@ mod fd_map;
 #[cfg(target_os = "linux")]
 mod inline;
 #[cfg(target_os = "linux")]
+mod key_queue;
+#[cfg(target_os = "linux")]
 mod notify;
 #[cfg(target_os = "linux")]
 mod readiness;
+#[cfg(target_os = "linux")]
+mod timers;
 #[cfg(target_os = "linux")]
 mod uring;
 
@@ -73,8 +77,11 @@ pub(crate) enum Location {
     /// Not parked (finished, or run by the OS itself).
     #[default]
     None,
-    /// Queued on a descriptor for a direction.
+    /// Queued on a descriptor for a direction (readiness engine), or in the kernel on that
+    /// lane (io_uring).
     Fd(std::os::fd::RawFd, readiness::Interest),
+    /// io_uring: queued in a descriptor's lane behind the operation in the kernel.
+    Lane(std::os::fd::RawFd, readiness::Interest),
     /// On the blocking pool.
     Pool,
     /// A sleep on the timer heap.

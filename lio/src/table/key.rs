@@ -6,7 +6,7 @@ pub(super) const NO_SLOT: u32 = u32::MAX;
 pub(super) const GENERATION_MASK: u32 = 0x7fff_ffff;
 
 /// Identifies one submitted operation: slot index in the low 32 bits, generation above.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Key(u64);
 
 impl Key {

@@ -11,13 +11,14 @@ mod epoll;
 mod multishot;
 mod net;
 mod ops;
-mod timers;
 
 pub use ops::{Plan, ReadinessOp};
 
 use super::blocking::Pool;
 use super::fd_map::FdMap;
+use super::key_queue::{KeyQueue, Keyed};
 use super::notify::Notifier;
+use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
 use crate::op::multishot::flags;
@@ -27,12 +28,10 @@ use crate::Resource;
 use epoll::Epoll;
 use ops::AttemptFn;
 pub(crate) use ops::Interest;
-use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use timers::{TimerKind, Timers};
 
 /// The poller token of the notifier (descriptor numbers are the other tokens).
 const NOTIFIER: u64 = u64::MAX;
@@ -44,10 +43,23 @@ struct Parked {
     attempt: AttemptFn,
 }
 
+impl Keyed for Parked {
+    fn key(&self) -> Key {
+        self.key
+    }
+}
+
+/// Whether `key` still waits on `fd` for `interest` (a cancelled or expired operation left
+/// a tombstone in the queue; see [`KeyQueue`]).
+#[inline]
+fn parked_on(table: &mut Table, key: Key, fd: RawFd, interest: Interest) -> bool {
+    table.location(key) == Some(Location::Fd(fd, interest))
+}
+
 /// One direction (reads or writes) of a registered descriptor.
 struct Direction {
     /// Operations waiting, in submission order.
-    queue: VecDeque<Parked>,
+    queue: KeyQueue<Parked>,
     /// The descriptor may be ready: worth a syscall without waiting for an edge.
     ready: bool,
     /// The poller reported a hang-up or error for this direction. That state lasts (reads
@@ -59,7 +71,7 @@ struct Direction {
 impl Direction {
     fn new() -> Direction {
         Direction {
-            queue: VecDeque::new(),
+            queue: KeyQueue::default(),
             ready: true,
             closed: false,
         }
@@ -70,20 +82,23 @@ impl Direction {
         self.ready = self.closed;
     }
 
-    /// Retries the queued operations in order, until one would block or shows the
-    /// descriptor drained.
+    /// Retries the queued operations of `fd`'s `interest` side in order, until one would
+    /// block or shows the descriptor drained.
     #[inline]
-    fn run(&mut self, table: &mut Table) {
-        while let Some(parked) = self.queue.front() {
+    fn run(&mut self, table: &mut Table, fd: RawFd, interest: Interest) {
+        loop {
+            let Some(parked) = self.queue.front(|k| parked_on(table, k, fd, interest)) else {
+                return;
+            };
+            let (key, op, attempt) = (parked.key, parked.op, parked.attempt);
             // SAFETY: the operation sits in its table slot and nothing else touches it.
-            let attempt = unsafe { (parked.attempt)(parked.op) };
+            let attempt = unsafe { attempt(op) };
             if would_block(&attempt.result) {
                 self.ready = false;
                 return;
             }
-            let key = parked.key;
             if attempt.flags & flags::MORE == 0 {
-                self.queue.pop_front();
+                self.queue.pop_front(|_| true);
                 table.set_location(key, Location::None);
             }
             table.complete_cqe(key, attempt.result, attempt.flags, false);
@@ -214,7 +229,7 @@ impl Engine {
                     op: op_ptr.cast(),
                     attempt,
                 };
-                match self.park(&fd, interest, parked, now) {
+                match self.park(table, &fd, interest, parked, now) {
                     Ok(None) => Location::Fd(fd.raw(), interest),
                     Ok(Some(Err(e))) | Err(Err(e)) if refuses_polling(&e) => {
                         // epoll cannot watch this descriptor (EPERM), or the kernel cannot do
@@ -248,14 +263,19 @@ impl Engine {
     #[inline]
     fn park(
         &mut self,
+        table: &mut Table,
         fd: &Resource,
         interest: Interest,
         parked: Parked,
         now: bool,
     ) -> Result<Option<io::Result<u32>>, io::Result<u32>> {
+        let raw = fd.raw();
         let state = self.state_of(fd).map_err(Err)?;
         let direction = state.side(interest);
-        if direction.queue.is_empty() && (direction.ready || now) {
+        let first = direction
+            .queue
+            .is_empty(|k| parked_on(table, k, raw, interest));
+        if first && (direction.ready || now) {
             // SAFETY: the operation sits in its table slot and nothing else touches it.
             let attempt = unsafe { (parked.attempt)(parked.op) };
             if !would_block(&attempt.result) {
@@ -286,10 +306,14 @@ impl Engine {
             false => e,
         })?;
         let direction = state.side(interest);
+        let raw = fd.raw();
+        let first = direction
+            .queue
+            .is_empty(|k| parked_on(table, k, raw, interest));
         direction.queue.push_back(parked);
-        table.set_location(key, Location::Fd(fd.raw(), interest));
-        if direction.ready && direction.queue.len() == 1 {
-            direction.run(table);
+        table.set_location(key, Location::Fd(raw, interest));
+        if direction.ready && first {
+            direction.run(table, raw, interest);
         }
         Ok(())
     }
@@ -348,11 +372,13 @@ impl Engine {
         table.set_location(key, Location::None);
         match location {
             Location::Fd(raw, interest) => {
+                // O(1): the slot no longer says it waits there, so the queue skips it.
                 if let Some(state) = self.fds.get_mut(&raw) {
-                    state.side(interest).queue.retain(|p| p.key != key);
+                    let queue = &mut state.side(interest).queue;
+                    queue.remove_one(|k| parked_on(table, k, raw, interest));
                 }
             }
-            Location::Timer | Location::Pool | Location::None => {}
+            Location::Timer | Location::Pool | Location::Lane(..) | Location::None => {}
         }
         (location != Location::None).then_some(location)
     }
@@ -381,18 +407,19 @@ impl Engine {
                 self.pool.drain(table);
                 continue;
             }
-            let Some(state) = self.fds.get_mut(&(event.token as RawFd)) else {
+            let raw = event.token as RawFd;
+            let Some(state) = self.fds.get_mut(&raw) else {
                 continue;
             };
             if event.readable {
                 state.read.ready = true;
                 state.read.closed |= event.read_closed;
-                state.read.run(table);
+                state.read.run(table, raw, Interest::Read);
             }
             if event.writable {
                 state.write.ready = true;
                 state.write.closed |= event.write_closed;
-                state.write.run(table);
+                state.write.run(table, raw, Interest::Write);
             }
         }
         self.events = events;
@@ -437,10 +464,17 @@ impl Engine {
     /// Cancels everything: parked operations and sleeps complete with `ECANCELED`; the pool
     /// drops queued jobs and waits (bounded) for running ones.
     pub(crate) fn shutdown(&mut self, table: &mut Table) {
-        for (_, state) in self.fds.drain() {
-            for parked in state.read.queue.into_iter().chain(state.write.queue) {
-                table.set_location(parked.key, Location::None);
-                table.complete(parked.key, Err(canceled()), false);
+        for (raw, mut state) in self.fds.drain() {
+            for (interest, queue) in [
+                (Interest::Read, &mut state.read.queue),
+                (Interest::Write, &mut state.write.queue),
+            ] {
+                for parked in queue.drain() {
+                    if parked_on(table, parked.key, raw, interest) {
+                        table.set_location(parked.key, Location::None);
+                        table.complete(parked.key, Err(canceled()), false);
+                    }
+                }
             }
         }
         while let Some((key, _)) = self.timers.pop_any() {

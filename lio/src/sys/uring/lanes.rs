@@ -4,15 +4,16 @@
 //! each arms its own wait, and the newest waiter may take the first bytes, which would
 //! reorder a stream. So lio submits one read and one write per stream descriptor at a time
 //! and queues the rest in submission order, as the readiness engine's per-descriptor queues
-//! do. A queued operation's deadline counts from its submission; it is checked when the
-//! operation reaches the kernel.
+//! do. A queued operation's slot records [`Location::Lane`](crate::sys::Location::Lane);
+//! cancelling it, or its deadline passing (the engine's timer heap), completes it in the
+//! table and leaves a tombstone here ([`KeyQueue`]), so either costs O(1).
 
 use crate::sys::fd_map::FdMap;
+use crate::sys::key_queue::{KeyQueue, Keyed};
 use crate::sys::readiness::Interest;
 use crate::sys::SlotExtra;
 use crate::table::Key;
 use io_uring::squeue;
-use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
@@ -27,10 +28,16 @@ pub(crate) struct Waiting {
     pub(crate) extra: *mut SlotExtra,
 }
 
+impl Keyed for Waiting {
+    fn key(&self) -> Key {
+        self.key
+    }
+}
+
 #[derive(Default)]
 struct Queue {
     busy: bool,
-    waiting: VecDeque<Waiting>,
+    waiting: KeyQueue<Waiting>,
 }
 
 /// The lanes with an operation in the kernel.
@@ -72,11 +79,12 @@ impl Lanes {
         }
     }
 
-    /// The next operation of a lane whose kernel operation finished (the lane stays taken),
-    /// or `None` (the lane is free again).
-    pub(crate) fn next(&mut self, lane: Lane) -> Option<Waiting> {
+    /// The next live operation of a lane whose kernel operation finished (the lane stays
+    /// taken), or `None` (the lane is free again). `live` tells whether a key still waits
+    /// in this lane.
+    pub(crate) fn next(&mut self, lane: Lane, live: impl FnMut(Key) -> bool) -> Option<Waiting> {
         let queue = self.lanes.get_mut(&lane)?;
-        match queue.waiting.pop_front() {
+        match queue.waiting.pop_front(live) {
             Some(waiting) => Some(waiting),
             None => {
                 self.lanes.remove(&lane);
@@ -85,13 +93,11 @@ impl Lanes {
         }
     }
 
-    /// Removes a queued operation (cancel). Returns whether it was queued.
-    pub(crate) fn remove(&mut self, lane: Lane, key: Key) -> bool {
-        let Some(queue) = self.lanes.get_mut(&lane) else {
-            return false;
-        };
-        let before = queue.waiting.len();
-        queue.waiting.retain(|w| w.key != key);
-        queue.waiting.len() != before
+    /// Notes that one operation queued on `lane` left it (the caller completed it in the
+    /// table, so `live` rejects it now).
+    pub(crate) fn remove_one(&mut self, lane: Lane, live: impl FnMut(Key) -> bool) {
+        if let Some(queue) = self.lanes.get_mut(&lane) {
+            queue.waiting.remove_one(live);
+        }
     }
 }

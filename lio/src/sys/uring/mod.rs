@@ -10,6 +10,7 @@ pub use ops::UringOp;
 
 use super::blocking::Pool;
 use super::notify::Notifier;
+use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
 use crate::table::timed_out;
@@ -51,6 +52,9 @@ pub(crate) struct Engine {
     waker_armed: bool,
     pool: Pool,
     lanes: Lanes,
+    /// Deadlines of operations that wait where no linked timeout reaches them: queued in a
+    /// lane, or on the blocking pool. Operations in the kernel use linked timeouts.
+    timers: Timers,
     /// The buffer group id the next buffer ring gets.
     next_group: u16,
 }
@@ -171,6 +175,7 @@ impl Engine {
             notifier,
             waker_armed: false,
             lanes: Lanes::default(),
+            timers: Timers::default(),
             next_group: 0,
         })
     }
@@ -204,6 +209,8 @@ impl Engine {
             if let Err(e) = self.pool.submit(key, job) {
                 return Some(Err(e));
             }
+            table.set_location(key, Location::Pool);
+            self.arm_deadline(key, deadline);
             self.arm_waker(table);
             return None;
         }
@@ -221,10 +228,18 @@ impl Engine {
             extra: inserted.extra,
         };
         let waiting = match op.lane() {
-            Some(lane) => {
-                table.set_location(key, Location::Fd(lane.0, lane.1));
-                self.lanes.claim(lane, waiting)?
-            }
+            Some(lane) => match self.lanes.claim(lane, waiting) {
+                Some(waiting) => {
+                    table.set_location(key, Location::Fd(lane.0, lane.1));
+                    waiting
+                }
+                None => {
+                    // Queued behind the lane's operation: its deadline runs from now.
+                    table.set_location(key, Location::Lane(lane.0, lane.1));
+                    self.arm_deadline(key, deadline);
+                    return None;
+                }
+            },
             None => waiting,
         };
         self.submit(table, waiting, deadline);
@@ -252,12 +267,52 @@ impl Engine {
         }
     }
 
+    /// Arms the timer-heap deadline of an operation that waits outside the kernel.
+    fn arm_deadline(&mut self, key: Key, deadline: Option<Duration>) {
+        if let Some(at) = deadline.and_then(|d| Instant::now().checked_add(d)) {
+            self.timers.add(at, key, TimerKind::Deadline);
+        }
+    }
+
+    /// Fails with `TimedOut` the operations whose deadline passed while they waited in a
+    /// lane or in the pool's queue (a pool job already running finishes first, as on the
+    /// readiness engine).
+    fn fire_timers(&mut self, table: &mut Table) {
+        if self.timers.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        while let Some((key, _)) = self.timers.pop_due(now) {
+            match table.location(key) {
+                Some(Location::Lane(fd, interest)) => {
+                    table.complete(key, Err(timed_out()), false);
+                    self.lanes.remove_one((fd, interest), |k| {
+                        table.location(k) == Some(Location::Lane(fd, interest))
+                    });
+                }
+                Some(Location::Pool) if self.pool.cancel(key) => {
+                    table.complete(key, Err(timed_out()), false);
+                }
+                _ => {}
+            }
+        }
+        let bound = table.awaiting_os();
+        self.timers.compact(bound, |key| {
+            matches!(
+                table.location(key),
+                Some(Location::Lane(..) | Location::Pool)
+            )
+        });
+    }
+
     /// Submits the next queued operation of each lane whose kernel operation finished; an
     /// operation whose deadline passed while it queued fails with `TimedOut` instead.
     fn advance_lanes(&mut self, table: &mut Table) {
         let finished = self.lanes.take_finished();
         for &lane in &finished {
-            while let Some(waiting) = self.lanes.next(lane) {
+            let queued = Some(Location::Lane(lane.0, lane.1));
+            while let Some(waiting) = self.lanes.next(lane, |k| table.location(k) == queued) {
+                table.set_location(waiting.key, Location::Fd(lane.0, lane.1));
                 let after = match waiting.deadline {
                     None => None,
                     Some(at) => match at.checked_duration_since(Instant::now()) {
@@ -275,20 +330,20 @@ impl Engine {
         self.lanes.restore_finished(finished);
     }
 
-    /// Cancels `target` if it waits in a lane (it never reached the kernel). `Some(Ok(0))`
-    /// if it did; `None` if it is not queued.
+    /// Cancels `target` if it waits in a lane (it never reached the kernel), in O(1).
+    /// `Some(Ok(0))` if it did; `None` if it is not queued.
     fn cancel_queued(&mut self, table: &mut Table, target: Key) -> Option<io::Result<u32>> {
-        let Some(Location::Fd(fd, interest)) = table.location(target) else {
+        let Some(Location::Lane(fd, interest)) = table.location(target) else {
             return None;
         };
-        if !self.lanes.remove((fd, interest), target) {
-            return None;
-        }
         table.complete(
             target,
             Err(io::Error::from_raw_os_error(libc::ECANCELED)),
             false,
         );
+        let queued = Some(Location::Lane(fd, interest));
+        self.lanes
+            .remove_one((fd, interest), |k| table.location(k) == queued);
         Some(Ok(0))
     }
 
@@ -336,12 +391,23 @@ impl Engine {
     /// Submits everything queued and waits according to `mode`, then drains completions.
     /// Returns whether the waker fired.
     pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+        // A deadline on the timer heap bounds the wait.
+        let until_timer = self
+            .timers
+            .next()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let mode = match (mode, until_timer) {
+            (WaitMode::Block, Some(left)) => WaitMode::Timeout(left),
+            (WaitMode::Timeout(d), Some(left)) => WaitMode::Timeout(d.min(left)),
+            (mode, _) => mode,
+        };
         let result = match mode {
             WaitMode::NoWait => self.enter(table, 0, None),
             WaitMode::Block => self.enter(table, 1, None),
             WaitMode::Timeout(d) => self.enter(table, 1, Some(d)),
         };
         let woke = self.drain(table);
+        self.fire_timers(table);
         result.map(|()| woke)
     }
 

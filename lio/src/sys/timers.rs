@@ -1,4 +1,5 @@
-//! The readiness engine's timers: one min-heap for sleeps and per-operation deadlines.
+//! The engines' timers: one min-heap for sleeps and per-operation deadlines (the readiness
+//! engine's sleeps and deadlines; io_uring's deadlines of operations queued in a lane).
 //!
 //! Arming is a heap push (O(log n), tens of nanoseconds); cancelling is free: a timer whose
 //! operation has moved on is skipped when it expires, and the heap is compacted when such
