@@ -3,8 +3,10 @@
 use super::{Op, MAX_RW};
 use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::resource::FileKind;
 use crate::Resource;
 use std::io;
+use std::os::fd::RawFd;
 
 /// Reads into a buffer, at the file position (default) or at an [`offset`](Read::offset).
 ///
@@ -17,6 +19,11 @@ pub struct Read<B> {
 }
 
 impl<B: IoBufMut> Read<B> {
+    /// The descriptor whose file position this operation uses, if it uses one.
+    pub(crate) fn position_fd(&self) -> Option<RawFd> {
+        position_fd(&self.fd, self.offset)
+    }
+
     /// Reads from `fd` at its current position (advancing it).
     pub fn new(fd: &Resource, buf: B) -> Self {
         Read {
@@ -57,6 +64,11 @@ pub struct Write<B> {
 }
 
 impl<B: IoBuf> Write<B> {
+    /// The descriptor whose file position this operation uses, if it uses one.
+    pub(crate) fn position_fd(&self) -> Option<RawFd> {
+        position_fd(&self.fd, self.offset)
+    }
+
     /// Writes to `fd` at its current position (advancing it; appending on `O_APPEND`).
     pub fn new(fd: &Resource, buf: B) -> Self {
         Write {
@@ -94,6 +106,11 @@ pub struct Readv<B> {
 }
 
 impl<B: IoBufMut> Readv<B> {
+    /// The descriptor whose file position this operation uses, if it uses one.
+    pub(crate) fn position_fd(&self) -> Option<RawFd> {
+        position_fd(&self.fd, self.offset)
+    }
+
     /// Reads from `fd` at its current position into `bufs`, each filled up to its capacity.
     pub fn new(fd: &Resource, bufs: Vec<B>) -> Self {
         Readv {
@@ -131,6 +148,11 @@ pub struct Writev<B> {
 }
 
 impl<B: IoBuf> Writev<B> {
+    /// The descriptor whose file position this operation uses, if it uses one.
+    pub(crate) fn position_fd(&self) -> Option<RawFd> {
+        position_fd(&self.fd, self.offset)
+    }
+
     /// Writes `bufs` to `fd` at its current position.
     pub fn new(fd: &Resource, bufs: Vec<B>) -> Self {
         Writev {
@@ -159,6 +181,15 @@ impl<B: IoBuf> Op for Writev<B> {
             .sum();
         (result.map(|n| transferred(n, offered)), self.bufs)
     }
+}
+
+/// The descriptor whose file position a read or write without an offset uses: anything but
+/// a pipe or socket, which have no position. Such operations on one descriptor must run in
+/// submission order on every backend, since each moves the position the next starts from.
+fn position_fd(fd: &Resource, offset: Option<u64>) -> Option<RawFd> {
+    let positional =
+        offset.is_none() && !matches!(fd.kind(), FileKind::Stream | FileKind::Datagram);
+    positional.then(|| fd.raw())
 }
 
 /// Builds the `iovec` array for a vectored operation, capped at [`MAX_RW`] bytes in all.

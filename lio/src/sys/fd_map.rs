@@ -1,8 +1,8 @@
-//! [`FdMap`]: a hash map keyed by descriptor numbers (with a direction, for the lanes),
-//! hashed with one multiplication per word instead of SipHash.
+//! [`FdMap`]: a hash map keyed by descriptor numbers (with a direction, for the lanes) or
+//! operation keys, hashed with one multiplication per word instead of SipHash.
 //!
-//! Descriptors are small, dense and chosen by the kernel, not by an attacker, so SipHash's
-//! flood resistance buys nothing on these per-operation paths.
+//! Descriptors and keys are small, dense and chosen by the kernel or the table, not by an
+//! attacker, so SipHash's flood resistance buys nothing on these per-operation paths.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -35,6 +35,10 @@ impl Hasher for FdHasher {
 
     fn write_isize(&mut self, n: isize) {
         self.add(n as u64);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
     }
 
     fn finish(&self) -> u64 {

@@ -6,12 +6,18 @@
 //! operation, which stays in its table slot until the completion is delivered. The pool runs
 //! no user code. Threads start on demand up to the configured maximum; failing to start one is
 //! an error result for the job, never a panic.
+//!
+//! Cancelling a queued job is O(1): it leaves the map of queued jobs, and a worker that pops
+//! it from the queue skips it. Jobs that use a file's position ([`Job::order`]) run one at a
+//! time per descriptor, in submission order: the others wait in that descriptor's FIFO, and
+//! each finished job lets the next one into the queue.
 
 mod net;
 mod ops;
 
 pub use ops::BlockingOp;
 
+use super::fd_map::FdMap;
 use super::notify::Notifier;
 use crate::table::{Key, Table};
 use std::collections::VecDeque;
@@ -27,6 +33,9 @@ pub struct Job {
     /// The job owns a resource only running it releases (a close owns its descriptor): it
     /// cannot be cancelled, and a shutdown runs it rather than drop it.
     pub(crate) must_run: bool,
+    /// The descriptor whose file position the job uses (a read or write without an offset):
+    /// such jobs run one at a time per descriptor, in submission order. Set by the engine.
+    pub(crate) order: Option<RawFd>,
 }
 
 /// Raw arguments of a [`Job`]; each operation's blocking half fills what it needs.
@@ -59,8 +68,20 @@ impl Default for JobArgs {
 // delivered; the pool thread is the only user meanwhile.
 unsafe impl Send for JobArgs {}
 
+/// What the pool knows of a job not started yet.
+#[derive(Clone, Copy)]
+struct Queued {
+    must_run: bool,
+}
+
 struct State {
+    /// Jobs any idle worker may start, in order; a job no longer in `queued` was cancelled
+    /// and is skipped.
     queue: VecDeque<(Key, Job)>,
+    /// The jobs not started yet (queued, or waiting behind an ordered job).
+    queued: FdMap<Key, Queued>,
+    /// Per descriptor with an ordered job queued or running: the ordered jobs behind it.
+    ordered: FdMap<RawFd, VecDeque<(Key, Job)>>,
     done: Vec<(Key, io::Result<u32>)>,
     idle: usize,
     /// A worker was told to wake and has not yet: further submissions need not wake another
@@ -102,6 +123,8 @@ impl Pool {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
+                    queued: FdMap::default(),
+                    ordered: FdMap::default(),
                     done: Vec::new(),
                     idle: 0,
                     waking: false,
@@ -122,6 +145,17 @@ impl Pool {
     /// exists and none can be started, the job is handed back with the error.
     pub(crate) fn submit(&mut self, key: Key, job: Job) -> Result<(), io::Error> {
         let mut state = self.shared.lock();
+        let must_run = job.must_run;
+        let previous = state.queued.insert(key, Queued { must_run });
+        debug_assert!(previous.is_none(), "lio: a key submitted to the pool twice");
+        if let Some(fd) = job.order {
+            if let Some(behind) = state.ordered.get_mut(&fd) {
+                // An earlier job on this file position is queued or running: wait for it.
+                behind.push_back((key, job));
+                return Ok(());
+            }
+            state.ordered.insert(fd, VecDeque::new());
+        }
         state.queue.push_back((key, job));
         if state.idle > 0 {
             if !state.waking {
@@ -141,8 +175,11 @@ impl Pool {
             match spawned {
                 Ok(handle) => self.threads.push(handle),
                 Err(e) if self.threads.is_empty() => {
+                    // No thread ever ran: this job is the only one the pool holds.
                     let mut state = self.shared.lock();
-                    state.queue.retain(|(queued, _)| *queued != key);
+                    state.queued.remove(&key);
+                    state.queue.clear();
+                    state.ordered.clear();
                     return Err(e);
                 }
                 Err(_) => {}
@@ -151,14 +188,23 @@ impl Pool {
         Ok(())
     }
 
-    /// Removes `key` from the queue if no thread has started it. Returns whether it did.
+    /// Removes `key` from the queue if no thread has started it (and it need not run).
+    /// Returns whether it did. O(1): a worker skips the job when it comes to it.
     pub(crate) fn cancel(&mut self, key: Key) -> bool {
         let mut state = self.shared.lock();
-        let before = state.queue.len();
-        state
-            .queue
-            .retain(|(queued, job)| *queued != key || job.must_run);
-        state.queue.len() != before
+        match state.queued.get(&key) {
+            Some(queued) if !queued.must_run => {
+                state.queued.remove(&key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a job using `fd`'s file position is queued or running: an operation on the
+    /// position must then wait its turn on the pool rather than run inline.
+    pub(crate) fn orders(&self, fd: RawFd) -> bool {
+        self.shared.lock().ordered.contains_key(&fd)
     }
 
     /// Moves finished jobs' results into the table.
@@ -182,7 +228,12 @@ impl Pool {
     pub(crate) fn shutdown(&mut self, table: &mut Table, canceled: impl Fn() -> io::Error) {
         let mut state = self.shared.lock();
         state.shutdown = true;
-        let queued: Vec<(Key, Job)> = state.queue.drain(..).collect();
+        let mut queued: Vec<(Key, Job)> = state.queue.drain(..).collect();
+        let ordered: Vec<_> = state.ordered.drain().collect();
+        queued.extend(ordered.into_iter().flat_map(|(_, behind)| behind));
+        // Only jobs still in `queued` are real; the rest were cancelled.
+        let mut live = std::mem::take(&mut state.queued);
+        queued.retain(|(key, _)| live.remove(key).is_some());
         self.shared.work.notify_all();
         let give_up = Instant::now() + Duration::from_secs(5);
         while state.running > 0 {
@@ -218,10 +269,34 @@ impl Pool {
     }
 }
 
+impl State {
+    /// The ordered job on `fd` finished (or was cancelled): lets the next live one behind it
+    /// into the queue, or forgets `fd` if none waits.
+    fn advance(&mut self, fd: RawFd) {
+        let Some(behind) = self.ordered.get_mut(&fd) else {
+            return;
+        };
+        while let Some((key, job)) = behind.pop_front() {
+            if self.queued.contains_key(&key) {
+                self.queue.push_back((key, job));
+                return;
+            }
+        }
+        self.ordered.remove(&fd);
+    }
+}
+
 fn worker(shared: &Shared) {
     let mut state = shared.lock();
     loop {
         if let Some((key, job)) = state.queue.pop_front() {
+            if state.queued.remove(&key).is_none() {
+                // Cancelled while queued: its operation completed without it.
+                if let Some(fd) = job.order {
+                    state.advance(fd);
+                }
+                continue;
+            }
             if !state.queue.is_empty() && state.idle > 0 && !state.waking {
                 state.waking = true;
                 shared.work.notify_one();
@@ -233,6 +308,9 @@ fn worker(shared: &Shared) {
             let result = unsafe { (job.run)(&job.args) };
             state = shared.lock();
             state.running -= 1;
+            if let Some(fd) = job.order {
+                state.advance(fd);
+            }
             let first = state.done.is_empty();
             state.done.push((key, result));
             if state.shutdown && state.running == 0 {

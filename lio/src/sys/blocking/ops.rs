@@ -36,6 +36,7 @@ pub(super) fn job(run: unsafe fn(&JobArgs) -> io::Result<u32>, args: JobArgs) ->
         run,
         args,
         must_run: false,
+        order: None,
     })
 }
 
@@ -298,6 +299,7 @@ impl BlockingOp for op::Close {
             run: run_close,
             args,
             must_run: true,
+            order: None,
         })
     }
 }

@@ -185,14 +185,27 @@ impl Engine {
         let op_ptr = inserted.op;
         // SAFETY: the table just stored the operation at this address; it stays there, and
         // nothing else references it, until its completion is taken.
-        let plan = unsafe { &mut *op_ptr }.plan(&self.ctx);
+        let op = unsafe { &mut *op_ptr };
+        let position = op.position_fd();
+        let plan = match position {
+            // An earlier operation on this file position is on the pool: queue behind it
+            // (no inline write, no cached read may overtake it).
+            Some(fd) if self.pool.orders(fd) => match op.job() {
+                Ok(job) => Plan::Blocking(job),
+                Err(e) => Plan::Done(Err(e)),
+            },
+            _ => op.plan(&self.ctx),
+        };
         let location = match plan {
             Plan::Done(result) => return Some(result),
             Plan::Cancel(target) => return Some(self.cancel_target(table, target)),
-            Plan::Blocking(job) => match self.pool.submit(key, job) {
-                Ok(()) => Location::Pool,
-                Err(e) => return Some(Err(e)),
-            },
+            Plan::Blocking(mut job) => {
+                job.order = position;
+                match self.pool.submit(key, job) {
+                    Ok(()) => Location::Pool,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
             Plan::Timer(after) => {
                 // A sleep too long for the clock never fires: it waits for a cancel.
                 if let Some(at) = Instant::now().checked_add(after) {

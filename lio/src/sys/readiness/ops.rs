@@ -9,6 +9,7 @@ use crate::resource::FileKind;
 use crate::table::Key;
 use crate::Resource;
 use std::io;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// Which readiness an operation waits for.
@@ -61,6 +62,13 @@ pub enum Plan {
 pub trait ReadinessOp {
     /// Decides how to run; called once, with the operation at its final table address.
     fn plan(&mut self, ctx: &PrepareContext) -> Plan;
+
+    /// The descriptor whose file position the operation uses, if any: such operations run
+    /// on the pool one at a time per descriptor, in submission order (see
+    /// [`Job::order`](super::super::blocking::Job::order)).
+    fn position_fd(&self) -> Option<RawFd> {
+        None
+    }
 }
 
 /// The non-blocking syscall of a pollable operation.
@@ -222,6 +230,10 @@ impl<B: IoBufMut> TryNow for op::Read<B> {
 }
 
 impl<B: IoBufMut> ReadinessOp for op::Read<B> {
+    fn position_fd(&self) -> Option<RawFd> {
+        self.position_fd()
+    }
+
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
         if let Err(e) = checked_offset(self.offset) {
             return Plan::Done(Err(e));
@@ -250,6 +262,10 @@ impl<B: IoBuf> TryNow for op::Write<B> {
 }
 
 impl<B: IoBuf> ReadinessOp for op::Write<B> {
+    fn position_fd(&self) -> Option<RawFd> {
+        self.position_fd()
+    }
+
     fn plan(&mut self, ctx: &PrepareContext) -> Plan {
         if let Some(result) = self.try_inline(ctx) {
             return Plan::Done(result);
@@ -273,6 +289,10 @@ impl<B: IoBufMut> TryNow for op::Readv<B> {
 }
 
 impl<B: IoBufMut> ReadinessOp for op::Readv<B> {
+    fn position_fd(&self) -> Option<RawFd> {
+        self.position_fd()
+    }
+
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
         if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
             return Plan::Done(Err(e));
@@ -306,6 +326,10 @@ impl<B: IoBuf> TryNow for op::Writev<B> {
 }
 
 impl<B: IoBuf> ReadinessOp for op::Writev<B> {
+    fn position_fd(&self) -> Option<RawFd> {
+        self.position_fd()
+    }
+
     fn plan(&mut self, ctx: &PrepareContext) -> Plan {
         if let Some(result) = self.try_inline(ctx) {
             return Plan::Done(result);

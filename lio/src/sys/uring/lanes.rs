@@ -61,6 +61,12 @@ impl Lanes {
         Some(waiting)
     }
 
+    /// Whether an operation of `lane` is in the kernel (a later one must queue behind it,
+    /// and must not overtake it by completing inline).
+    pub(crate) fn is_busy(&self, lane: Lane) -> bool {
+        self.lanes.get(&lane).is_some_and(|queue| queue.busy)
+    }
+
     /// Notes that the operation in the kernel on `lane` completed.
     pub(crate) fn finished(&mut self, lane: Lane) {
         self.finished.push(lane);

@@ -193,8 +193,11 @@ impl Engine {
         // SAFETY: the table just stored the operation at this address; it stays there, and
         // nothing else references it, until its completion is taken.
         let op = unsafe { &mut *inserted.op };
-        if let Some(result) = op.try_inline(&self.ctx) {
-            return Some(result);
+        let lane = op.lane();
+        if !lane.is_some_and(|lane| self.lanes.is_busy(lane)) {
+            if let Some(result) = op.try_inline(&self.ctx) {
+                return Some(result);
+            }
         }
         let entry = match op.prepare() {
             Ok(entry) => entry,
@@ -227,7 +230,7 @@ impl Engine {
             deadline: deadline.and_then(|d| Instant::now().checked_add(d)),
             extra: inserted.extra,
         };
-        let waiting = match op.lane() {
+        let waiting = match lane {
             Some(lane) => match self.lanes.claim(lane, waiting) {
                 Some(waiting) => {
                     table.set_location(key, Location::Fd(lane.0, lane.1));

@@ -31,7 +31,8 @@ pub trait UringOp {
     fn submitted(&mut self) {}
 
     /// The descriptor direction this operation must keep its order on (reads and writes on
-    /// pipes and sockets; see [`lanes`](super::lanes)), if any.
+    /// pipes and sockets; reads and writes at a file's position, which share one lane; see
+    /// [`lanes`](super::lanes)), if any.
     fn lane(&self) -> Option<Lane> {
         None
     }
@@ -45,6 +46,12 @@ pub trait UringOp {
 /// The read or write lane of `fd`, if it is a pipe, socket or other pollable descriptor.
 pub(super) fn stream_lane(fd: &crate::Resource, interest: Interest) -> Option<Lane> {
     matches!(fd.kind(), FileKind::Stream | FileKind::Datagram).then(|| (fd.raw(), interest))
+}
+
+/// The lane of an operation that uses a file's position: reads and writes share it (its
+/// write lane; files have no other), because each moves the position the next starts from.
+fn position_lane(fd: Option<std::os::fd::RawFd>) -> Option<Lane> {
+    fd.map(|fd| (fd, Interest::Write))
 }
 
 fn fd(res: &crate::Resource) -> types::Fd {
@@ -72,7 +79,7 @@ impl<B: IoBufMut> UringOp for op::Read<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Read)
+        stream_lane(&self.fd, Interest::Read).or(position_lane(self.position_fd()))
     }
 }
 
@@ -87,7 +94,7 @@ impl<B: IoBuf> UringOp for op::Write<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Write)
+        stream_lane(&self.fd, Interest::Write).or(position_lane(self.position_fd()))
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
@@ -112,7 +119,7 @@ impl<B: IoBufMut> UringOp for op::Readv<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Read)
+        stream_lane(&self.fd, Interest::Read).or(position_lane(self.position_fd()))
     }
 }
 
@@ -133,7 +140,7 @@ impl<B: IoBuf> UringOp for op::Writev<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Write)
+        stream_lane(&self.fd, Interest::Write).or(position_lane(self.position_fd()))
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
