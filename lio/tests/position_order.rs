@@ -88,7 +88,7 @@ fn mixed_reads_and_writes_at_the_position_keep_their_order(lio: &Lio) {
     let (second, put) = slot();
     lio.read(&fd, Vec::with_capacity(2)).when_done(put);
     drive(lio, &[first.clone(), second.clone()]);
-    drive(lio, &[write.clone()]);
+    drive(lio, std::slice::from_ref(&write));
     assert_eq!(write.borrow_mut().take().unwrap().0.unwrap(), 2);
     assert_eq!(first.borrow_mut().take().unwrap().1, b"01");
     assert_eq!(second.borrow_mut().take().unwrap().1, b"45");
