@@ -2,7 +2,7 @@
 //! reported with io_uring's completion flags so that both backends feed the same stream.
 
 use super::super::PrepareContext;
-use super::net::{call, finished, raw_recv, ready_now, would_block};
+use super::net::{call, cannot_accept, finished, raw_recv, ready_now, would_block};
 use super::ops::{poll_stream, short_transfer, Attempt, Interest, Plan, ReadinessOp, TryNow};
 use crate::op::multishot::flags;
 use crate::op::{self, FromSocket};
@@ -46,7 +46,10 @@ impl<S: FromSocket> TryNow for op::AcceptMulti<S> {
 
 impl<S: FromSocket> ReadinessOp for op::AcceptMulti<S> {
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        on_socket::<Self>(&self.fd)
+        match cannot_accept(&self.fd) {
+            Some(e) => Plan::Done(Err(e)),
+            None => on_socket::<Self>(&self.fd),
+        }
     }
 }
 

@@ -115,6 +115,24 @@ pub(super) fn on_socket<T: TryNow>(fd: &Resource, interest: Interest) -> Plan {
     }
 }
 
+/// Why `fd` cannot accept, as `accept4(2)` and io_uring say at once: `ENOTSOCK` for a
+/// descriptor that is no socket, `EINVAL` for a stream socket that does not listen,
+/// `EOPNOTSUPP` for a socket type without connections. `None` for a listening socket.
+/// Without this check an accept would wait for a readability that never means a connection.
+pub(super) fn cannot_accept(fd: &Resource) -> Option<io::Error> {
+    use rustix::net::{sockopt, SocketType};
+    let errno = match sockopt::socket_acceptconn(fd) {
+        Ok(true) => return None,
+        Ok(false) => match sockopt::socket_type(fd) {
+            Ok(SocketType::STREAM | SocketType::SEQPACKET) => libc::EINVAL,
+            Ok(_) => libc::EOPNOTSUPP,
+            Err(e) => e.raw_os_error(),
+        },
+        Err(e) => e.raw_os_error(),
+    };
+    Some(io::Error::from_raw_os_error(errno))
+}
+
 /// Runs an operation's blocking job on the driver thread: for syscalls that never block.
 fn inline<T: BlockingOp>(op: &mut T) -> Plan {
     match op.job() {
@@ -223,7 +241,10 @@ impl<S: FromSocket> TryNow for op::Accept<S> {
 
 impl<S: FromSocket> ReadinessOp for op::Accept<S> {
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        on_socket::<Self>(&self.fd, Interest::Read)
+        match cannot_accept(&self.fd) {
+            Some(e) => Plan::Done(Err(e)),
+            None => on_socket::<Self>(&self.fd, Interest::Read),
+        }
     }
 }
 
