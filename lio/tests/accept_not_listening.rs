@@ -19,8 +19,12 @@ backend_tests!(
     accept_multi_on_what_does_not_listen_fails_at_once,
 );
 
-/// Descriptors that cannot accept, each with the errno `accept4(2)` gives.
-fn not_listening(lio: &Lio) -> Vec<(&'static str, Resource, i32, Vec<Box<dyn std::any::Any>>)> {
+/// A descriptor that cannot accept: what it is, the errno `accept4(2)` gives, and what must
+/// stay open beside it (its peer).
+type Case = (&'static str, Resource, i32, Vec<Box<dyn std::any::Any>>);
+
+/// Descriptors that cannot accept.
+fn not_listening(lio: &Lio) -> Vec<Case> {
     let (client, server) = tcp_pair(lio, localhost_v4());
     let (unix, unix_peer) = UnixStream::pair().unwrap();
     let unbound = lio
