@@ -3,7 +3,7 @@
 use crate::block_on::OwnTask;
 use crate::builder::{Builder, Config};
 use crate::io::Io;
-use crate::op::{Cancel, CancelToken, Op};
+use crate::op::{Cancel, CancelToken, DriverId, Op};
 use crate::sys::{Engine, Notifier, WaitMode};
 use crate::table::{table_full, Action, Key, Table, Waiter};
 use std::cell::{OnceCell, RefCell, RefMut};
@@ -101,6 +101,8 @@ pub struct Lio {
 /// The driver's state behind its handles.
 pub(crate) struct Shared {
     inner: RefCell<Inner>,
+    /// Who this driver is, for the cancel tokens it hands out.
+    id: DriverId,
     /// The waker of this driver's own `block_on` task, created on first use; futures polled
     /// with it are tracked with [`Waiter::OwnTask`] instead of a waker clone each.
     own_task: OnceCell<OwnTask>,
@@ -145,6 +147,7 @@ impl Lio {
                     table,
                     fallback_reason,
                 }),
+                id: DriverId::next(),
                 own_task: OnceCell::new(),
             }),
         })
@@ -382,6 +385,9 @@ impl Lio {
         deadline: Option<Duration>,
         waiter: Waiter,
     ) -> Start<T> {
+        if let Err(e) = op.check_driver(self.shared.id) {
+            return Start::Done(op.complete(Err(e)), waiter);
+        }
         let mut inner = self.shared.inner.borrow_mut();
         let Inner { engine, table, .. } = &mut *inner;
         let inserted = match table.insert(op, waiter) {
@@ -478,6 +484,14 @@ impl Lio {
 }
 
 impl Shared {
+    /// A token naming this driver's operation `key`.
+    pub(crate) fn token(&self, key: Key) -> CancelToken {
+        CancelToken {
+            key,
+            driver: self.id,
+        }
+    }
+
     /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.
     pub(crate) fn with_inner<R>(&self, step: impl FnOnce(&mut Engine, &mut Table) -> R) -> R {
         let mut inner = self.inner.borrow_mut();

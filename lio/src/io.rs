@@ -91,13 +91,13 @@ impl<T: Op> Io<T> {
             .driver
             .start(self.op, self.deadline, Waiter::Callback(erased))
         {
-            Start::Running(key) => CancelToken { key },
+            Start::Running(key) => self.driver.shared.token(key),
             Start::Done(output, waiter) => {
                 if let Waiter::Callback(callback) = waiter {
                     self.driver
                         .defer(Box::new(move || callback.call(&mut Some(output))));
                 }
-                CancelToken { key: Key::none() }
+                self.driver.shared.token(Key::none())
             }
         }
     }
@@ -187,7 +187,7 @@ impl<T: Op> IoFuture<T> {
     /// (after the first poll) and until it completes.
     pub fn cancel_token(&self) -> Option<CancelToken> {
         match self.state {
-            State::Submitted(key) => Some(CancelToken { key }),
+            State::Submitted(key) => Some(self.driver.shared.token(key)),
             _ => None,
         }
     }

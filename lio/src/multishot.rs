@@ -74,7 +74,7 @@ impl<T: MultishotOp> Multishot<T> {
     /// `ECANCELED` error (after the results already in) and ends.
     pub fn cancel_token(&self) -> Option<CancelToken> {
         match self.state {
-            State::Running(key) => Some(CancelToken { key }),
+            State::Running(key) => Some(self.driver.shared.token(key)),
             _ => None,
         }
     }
@@ -196,10 +196,10 @@ impl<T: MultishotOp> Multishot<T> {
         let shared = &self.driver.shared;
         match std::mem::replace(&mut self.state, State::Ended) {
             State::Unsubmitted(op) => match shared.start_multishot(op, Waiter::Stream(erased)) {
-                Ok(key) => CancelToken { key },
+                Ok(key) => shared.token(key),
                 Err((error, waiter)) => {
                     shared.end_stream::<T>(waiter, Some(error));
-                    CancelToken { key: Key::none() }
+                    shared.token(Key::none())
                 }
             },
             State::Running(key) => {
@@ -209,11 +209,11 @@ impl<T: MultishotOp> Multishot<T> {
                     .replace_waiter(key, Waiter::Stream(erased));
                 drop(old);
                 shared.table_mut().queue(key);
-                CancelToken { key }
+                shared.token(key)
             }
             State::Ended => {
                 shared.end_stream::<T>(Waiter::Stream(erased), None);
-                CancelToken { key: Key::none() }
+                shared.token(Key::none())
             }
         }
     }

@@ -1,7 +1,9 @@
 //! A cancel token names one operation, never its table slot: once the operation has finished
 //! and its slot holds a new operation, cancelling with the old token reports `NotFound` and
 //! leaves the new occupant running. The token of an operation rejected by a full driver
-//! cancels nothing either. Both tests run on each backend.
+//! cancels nothing either, and a token belongs to its driver: another driver refuses it with
+//! `InvalidInput` and its own operation under the same slot and generation runs on. Every
+//! test runs on each backend.
 
 mod common;
 
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 backend_tests!(
     stale_token_never_cancels_the_next_occupant_of_its_slot,
     token_of_a_rejected_operation_cancels_nothing,
+    a_token_of_another_driver_is_refused_and_cancels_nothing,
 );
 
 /// A driver on `backend` with room for two operations.
@@ -106,4 +109,33 @@ fn token_of_a_rejected_operation_cancels_nothing(backend: Backend) {
     run_until(&lio, "the other read completes", || {
         running.borrow().is_some() && filler.borrow().is_some()
     });
+}
+
+fn a_token_of_another_driver_is_refused_and_cancels_nothing(backend: Backend) {
+    let (a, b) = (two_slots(backend), two_slots(backend));
+    let (reader_a, _writer_a) = pipe();
+    let (reader_b, writer_b) = pipe();
+    let (token_a, outcome_a) = read_with_callback(&a, &reader_a);
+    // B's first operation takes the same slot, with the same generation, as A's.
+    let (_token_b, outcome_b) = read_with_callback(&b, &reader_b);
+    a.try_run().unwrap();
+    b.try_run().unwrap();
+    let refused = b.cancel(token_a).wait();
+    assert_eq!(
+        refused.map_err(|e| e.kind()),
+        Err(ErrorKind::InvalidInput),
+        "a foreign token"
+    );
+    rustix::io::write(&writer_b, b"still here").unwrap();
+    run_until(&b, "B's read", || outcome_b.borrow().is_some());
+    assert_eq!(
+        *outcome_b.borrow(),
+        Some(Ok(10)),
+        "B's read was not cancelled"
+    );
+    assert!(outcome_a.borrow().is_none());
+    // The token still works on its own driver.
+    a.cancel(token_a).wait().expect("A cancels its own read");
+    run_until(&a, "A's read", || outcome_a.borrow().is_some());
+    assert_eq!(*outcome_a.borrow(), Some(Err(Some(libc::ECANCELED))));
 }

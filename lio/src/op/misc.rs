@@ -3,6 +3,7 @@
 use super::Op;
 use crate::table::Key;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Does nothing, through the whole submission and completion path. Output: `io::Result<()>`.
 pub struct Nop {
@@ -34,9 +35,28 @@ impl Op for Nop {
 /// Returned by [`Io::when_done`](crate::Io::when_done), [`Io::send_with`](crate::Io::send_with)
 /// and [`IoFuture::cancel_token`](crate::IoFuture::cancel_token). A token of an operation that
 /// has finished cancels nothing (the cancel reports `NotFound`).
+///
+/// A token belongs to the driver that made it: cancelling it on another driver fails with
+/// `InvalidInput` and touches nothing there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CancelToken {
     pub(crate) key: Key,
+    /// The driver whose operation `key` names ([`DriverId`]).
+    pub(crate) driver: DriverId,
+}
+
+/// A driver's identity, unique in the process for its whole life (never reused, unlike the
+/// address of a dropped driver).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(hidden)]
+pub struct DriverId(u64);
+
+impl DriverId {
+    /// A new, never used identity.
+    pub(crate) fn next() -> DriverId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        DriverId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// Asks the OS to cancel an in-flight operation. Output: `io::Result<()>`.
@@ -58,6 +78,17 @@ impl Cancel {
 impl Op for Cancel {
     type Output = io::Result<()>;
     const USES_RESERVE: bool = true;
+
+    fn check_driver(&self, driver: DriverId) -> io::Result<()> {
+        if self.target.driver != driver {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "lio: this cancel token belongs to another driver",
+            ));
+        }
+        Ok(())
+    }
+
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         result.map(drop)
     }

@@ -15,6 +15,7 @@ mod time;
 
 pub(crate) use fs::{iovecs, take_up_to};
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
+pub(crate) use misc::DriverId;
 pub use misc::{Cancel, CancelToken, Nop};
 pub use msg::{RecvFrom, RecvMsg, RecvMsgOutput, SendMsg, SendTo};
 pub use multishot::{AcceptMulti, MultishotOp, RecvMulti};
@@ -41,6 +42,15 @@ pub trait Op: crate::sys::SysOp + Sized + 'static {
     /// capacity: cancellations do, so that a full driver can still cancel what fills it.
     #[doc(hidden)]
     const USES_RESERVE: bool = false;
+
+    /// Checks, before anything is submitted, that the operation may run on the driver
+    /// `driver` (a cancel must name an operation of that driver). An error completes the
+    /// operation at once.
+    #[doc(hidden)]
+    #[inline]
+    fn check_driver(&self, _driver: misc::DriverId) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Turns the OS's result (a non-negative count or value, or an error) into the output,
     /// handing buffers back.
