@@ -492,6 +492,21 @@ impl Shared {
         }
     }
 
+    /// Gives up a running multishot stream whose callback panicked: it becomes detached, the
+    /// OS is asked to stop it, and it is queued so that the next dispatch drops the items it
+    /// holds (and, once the OS let go, the operation and its slot).
+    pub(crate) fn abandon_stream(&self, key: Key) {
+        let old = self.with_inner(|engine, table| {
+            let (cancel, old) = table.detach(key);
+            if cancel {
+                engine.cancel(table, key);
+            }
+            table.queue(key);
+            old
+        });
+        drop(old);
+    }
+
     /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.
     pub(crate) fn with_inner<R>(&self, step: impl FnOnce(&mut Engine, &mut Table) -> R) -> R {
         let mut inner = self.inner.borrow_mut();

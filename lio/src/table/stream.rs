@@ -6,6 +6,7 @@ use super::{Inserted, Key, State, Table, Waiter};
 use crate::op::multishot::MultishotOp;
 use std::any::Any;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 
 /// A multishot stream's callback with its item type erased: it receives
 /// `&mut Option<Option<io::Result<T::Item>>>` (`Some(None)`: the stream ended).
@@ -115,7 +116,15 @@ unsafe fn deliver<T: MultishotOp>(shared: &crate::driver::Shared, key: Key) {
                     drop((item, waiter));
                     continue;
                 };
-                callback(&mut Some(Some(item)));
+                let call = AssertUnwindSafe(|| callback(&mut Some(Some(item))));
+                if let Err(panic) = panic::catch_unwind(call) {
+                    // The stream ends: nothing will take its items any more. Cancel it and
+                    // let the next dispatch release what it holds, then let the panic go on
+                    // out of `run`, as a `when_done` callback's does.
+                    drop(callback);
+                    shared.abandon_stream(key);
+                    panic::resume_unwind(panic);
+                }
                 let old = shared
                     .table_mut()
                     .replace_waiter(key, Waiter::Stream(callback));
