@@ -103,6 +103,9 @@ pub(crate) struct Shared {
     inner: RefCell<Inner>,
     /// Who this driver is, for the cancel tokens it hands out.
     id: DriverId,
+    /// Buffer groups of pools dropped while the driver was borrowed: unregistered by the
+    /// next `run`.
+    orphan_groups: RefCell<Vec<u16>>,
     /// The waker of this driver's own `block_on` task, created on first use; futures polled
     /// with it are tracked with [`Waiter::OwnTask`] instead of a waker clone each.
     own_task: OnceCell<OwnTask>,
@@ -148,6 +151,7 @@ impl Lio {
                     fallback_reason,
                 }),
                 id: DriverId::next(),
+                orphan_groups: RefCell::new(Vec::new()),
                 own_task: OnceCell::new(),
             }),
         })
@@ -311,6 +315,10 @@ impl Lio {
             let (woke, idle, silent) = {
                 let mut inner = self.shared.inner.borrow_mut();
                 let Inner { engine, table, .. } = &mut *inner;
+                for group in self.shared.orphan_groups.take() {
+                    // Best effort: a failure leaves the id unused, never reused.
+                    let _ = engine.unregister_buf_ring(group);
+                }
                 let before = table.silent_completions();
                 let idle = table.awaiting_os() == 0 && !park;
                 let mode = match mode {
@@ -505,6 +513,11 @@ impl Shared {
             old
         });
         drop(old);
+    }
+
+    /// Unregisters buffer group `group` at the next `run` (the driver is borrowed now).
+    pub(crate) fn unregister_later(&self, group: u16) {
+        self.orphan_groups.borrow_mut().push(group);
     }
 
     /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.

@@ -40,6 +40,7 @@ backend_tests!(
     incremental_pools_pack_small_pieces_into_one_buffer,
     a_full_driver_refuses_a_stream_with_wouldblock,
     the_pool_outlives_its_handles_while_a_stream_runs,
+    a_driver_makes_and_drops_more_pools_than_there_are_group_ids,
 );
 
 /// How long a test waits for something that should happen at once.
@@ -514,4 +515,20 @@ fn recv_multi_refuses_peek_and_waitall(lio: &Lio) {
         );
         assert!(stream.wait_next().is_none());
     }
+}
+
+/// io_uring names each pool's ring by a 16-bit buffer group id; ids of dropped pools are
+/// reused, so a driver can make any number of pools over its life.
+fn a_driver_makes_and_drops_more_pools_than_there_are_group_ids(lio: &Lio) {
+    for i in 0..70_000u32 {
+        let pool = BufPool::new(lio, 1, 64).unwrap_or_else(|e| panic!("pool {i}: {e}"));
+        drop(pool);
+    }
+    // A pool made after all that still receives.
+    let (client, server) = tcp_pair(lio, localhost_v4());
+    let pool = BufPool::new(lio, 2, 64).expect("pool");
+    let mut stream = server.recv_multi(lio, &pool);
+    send_all(lio, client.resource(), b"still works");
+    let piece = stream.wait_next().expect("a result").expect("data");
+    assert_eq!(&*piece, b"still works");
 }

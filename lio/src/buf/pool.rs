@@ -278,11 +278,16 @@ impl Drop for PoolInner {
     fn drop(&mut self) {
         // Only operations that hold this pool name its buffer group, and the last of them
         // has completed: the kernel no longer takes buffers from the ring, so the memory can
-        // go. Unregistering frees the kernel's side; it is skipped if the driver is gone or
-        // busy (the group id is never reused, so the stale entry is harmless).
+        // go. Unregistering frees the kernel's side and the group id for reuse; if the
+        // driver is busy (a pool dropped inside a driver step) its next `run` does it, and
+        // if the driver is gone, so is the ring.
         if let Provider::Ring(ring) = &self.provider {
             if let Some(shared) = self.driver.upgrade() {
-                let _ = shared.try_with_inner(|engine, _| engine.unregister_buf_ring(ring));
+                let group = ring.group();
+                let done = shared.try_with_inner(|engine, _| engine.unregister_buf_ring(group));
+                if done.is_none() {
+                    shared.unregister_later(group);
+                }
             }
         }
         // SAFETY: allocated in `BufPool::new` with this layout; no `PooledBuf` (each holds

@@ -184,10 +184,11 @@ impl Engine {
         }
     }
 
-    /// Unregisters a ring from [`register_buf_ring`](Self::register_buf_ring).
-    pub(crate) fn unregister_buf_ring(&mut self, ring: &BufRing) -> io::Result<()> {
+    /// Unregisters the ring of `group` from [`register_buf_ring`](Self::register_buf_ring);
+    /// its id may then be reused.
+    pub(crate) fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
         match self {
-            Engine::Uring(engine) => engine.unregister_buf_ring(ring),
+            Engine::Uring(engine) => engine.unregister_buf_ring(group),
             Engine::Readiness(_) => Ok(()),
         }
     }

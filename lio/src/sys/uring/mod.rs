@@ -55,8 +55,11 @@ pub(crate) struct Engine {
     /// Deadlines of operations that wait where no linked timeout reaches them: queued in a
     /// lane, or on the blocking pool. Operations in the kernel use linked timeouts.
     timers: Timers,
-    /// The buffer group id the next buffer ring gets.
+    /// The buffer group id the next buffer ring gets, unless one is free for reuse.
     next_group: u16,
+    /// Group ids whose ring the kernel has released (unregistered): reused first, so that
+    /// a driver can make and drop any number of pools.
+    free_groups: Vec<u16>,
 }
 
 /// The kernel's internal "restart the syscall" codes (ERESTARTSYS, ERESTARTNOINTR,
@@ -177,6 +180,7 @@ impl Engine {
             lanes: Lanes::default(),
             timers: Timers::default(),
             next_group: 0,
+            free_groups: Vec::new(),
         })
     }
 
@@ -533,10 +537,16 @@ impl Engine {
     /// Registers a buffer ring of `count` buffers under a new group id, incremental if the
     /// kernel supports it. The caller fills and publishes it.
     pub(crate) fn register_buf_ring(&mut self, count: u16) -> io::Result<BufRing> {
-        let group = self.next_group;
-        let next = group.checked_add(1).ok_or_else(|| {
-            io::Error::other("lio: this driver has registered 65,536 buffer pools already")
-        })?;
+        let (group, next) = match self.free_groups.last() {
+            Some(&group) => (group, self.next_group),
+            None => {
+                let group = self.next_group;
+                let next = group.checked_add(1).ok_or_else(|| {
+                    io::Error::other("lio: this driver has 65,536 buffer pools alive already")
+                })?;
+                (group, next)
+            }
+        };
         let mut ring = BufRing::allocate(count, group)?;
         let (addr, entries) = ring.registration();
         let submitter = self.ring.submitter();
@@ -558,13 +568,23 @@ impl Engine {
             }
             Err(e) => return Err(e),
         }
+        if self.free_groups.last() == Some(&group) {
+            self.free_groups.pop();
+        }
         self.next_group = next;
         Ok(ring)
     }
 
-    /// Unregisters a buffer ring: the kernel no longer reads it or fills its buffers.
-    pub(crate) fn unregister_buf_ring(&mut self, ring: &BufRing) -> io::Result<()> {
-        self.ring.submitter().unregister_buf_ring(ring.group())
+    /// Unregisters the buffer ring of `group`: the kernel no longer reads it or fills its
+    /// buffers, and the id is free for the next ring.
+    pub(crate) fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
+        self.ring.submitter().unregister_buf_ring(group)?;
+        debug_assert!(
+            !self.free_groups.contains(&group),
+            "lio: group {group} freed twice"
+        );
+        self.free_groups.push(group);
+        Ok(())
     }
 
     /// Cancels every running operation and waits (bounded) for the kernel to release them.
