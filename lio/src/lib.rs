@@ -82,3 +82,9 @@ pub use driver::{Backend, Lio, LioWaker};
 pub use io::{Io, IoFuture};
 pub use multishot::{Multishot, NextFuture};
 pub use resource::Resource;
+
+/// The README's examples, compiled and run as doc tests so that they cannot drift from the
+/// library.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
