@@ -103,8 +103,8 @@ pub(crate) struct Shared {
     inner: RefCell<Inner>,
     /// Who this driver is, for the cancel tokens it hands out.
     id: DriverId,
-    /// Buffer groups of pools dropped while the driver was borrowed: unregistered by the
-    /// next `run`.
+    /// Buffer groups of pools dropped while the driver was borrowed: unregistered before
+    /// the next pool is registered.
     orphan_groups: RefCell<Vec<u16>>,
     /// The waker of this driver's own `block_on` task, created on first use; futures polled
     /// with it are tracked with [`Waiter::OwnTask`] instead of a waker clone each.
@@ -315,10 +315,6 @@ impl Lio {
             let (woke, idle, silent) = {
                 let mut inner = self.shared.inner.borrow_mut();
                 let Inner { engine, table, .. } = &mut *inner;
-                for group in self.shared.orphan_groups.take() {
-                    // Best effort: a failure leaves the id unused, never reused.
-                    let _ = engine.unregister_buf_ring(group);
-                }
                 let before = table.silent_completions();
                 let idle = table.awaiting_os() == 0 && !park;
                 let mode = match mode {
@@ -515,9 +511,23 @@ impl Shared {
         drop(old);
     }
 
-    /// Unregisters buffer group `group` at the next `run` (the driver is borrowed now).
+    /// Unregisters buffer group `group` before the next pool is registered (the driver is
+    /// borrowed now).
     pub(crate) fn unregister_later(&self, group: u16) {
         self.orphan_groups.borrow_mut().push(group);
+    }
+
+    /// Unregisters the groups of [`unregister_later`](Self::unregister_later), freeing their
+    /// ids, then registers a ring of `count` buffers (see [`Engine::register_buf_ring`]).
+    pub(crate) fn register_buf_ring(&self, count: u16) -> io::Result<Option<crate::sys::BufRing>> {
+        let orphans = self.orphan_groups.take();
+        self.with_inner(|engine, _| {
+            for group in orphans {
+                // Best effort: a failure leaves the id unused, never reused.
+                let _ = engine.unregister_buf_ring(group);
+            }
+            engine.register_buf_ring(count)
+        })
     }
 
     /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.

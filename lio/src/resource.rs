@@ -87,18 +87,23 @@ impl Resource {
 
     /// What kind of file this is, computed once (`fstat`, then `fcntl(F_GETFL)` for a
     /// regular file or `getsockopt(SO_TYPE)` for a socket) and cached.
+    #[inline]
     pub(crate) fn kind(&self) -> FileKind {
         match self.inner.kind.load(Ordering::Relaxed) {
             0 => FileKind::BufferedFile,
             1 => FileKind::Stream,
             2 => FileKind::Other,
             3 => FileKind::Datagram,
-            _ => {
-                let kind = probe_kind(self.as_fd()).unwrap_or(FileKind::Other);
-                self.inner.kind.store(kind as u8, Ordering::Relaxed);
-                kind
-            }
+            _ => self.probe_kind(),
         }
+    }
+
+    /// Finds out what kind of file this is, the first time it is asked.
+    #[cold]
+    fn probe_kind(&self) -> FileKind {
+        let kind = probe_kind(self.as_fd()).unwrap_or(FileKind::Other);
+        self.inner.kind.store(kind as u8, Ordering::Relaxed);
+        kind
     }
 }
 

@@ -103,9 +103,7 @@ impl BufPool {
                 "lio: cannot allocate a buffer pool",
             )
         })?;
-        let ring = driver
-            .shared
-            .with_inner(|engine, _| engine.register_buf_ring(count));
+        let ring = driver.shared.register_buf_ring(count);
         let provider = match ring {
             Ok(Some(ring)) => Provider::Ring(ring),
             Ok(None) => Provider::List(RefCell::new((0..count).rev().collect())),
@@ -279,8 +277,8 @@ impl Drop for PoolInner {
         // Only operations that hold this pool name its buffer group, and the last of them
         // has completed: the kernel no longer takes buffers from the ring, so the memory can
         // go. Unregistering frees the kernel's side and the group id for reuse; if the
-        // driver is busy (a pool dropped inside a driver step) its next `run` does it, and
-        // if the driver is gone, so is the ring.
+        // driver is busy (a pool dropped inside a driver step) the next pool's registration
+        // does it first, and if the driver is gone, so is the ring.
         if let Provider::Ring(ring) = &self.provider {
             if let Some(shared) = self.driver.upgrade() {
                 let group = ring.group();

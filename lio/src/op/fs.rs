@@ -20,6 +20,7 @@ pub struct Read<B> {
 
 impl<B: IoBufMut> Read<B> {
     /// The descriptor whose file position this operation uses, if it uses one.
+    #[inline]
     pub(crate) fn position_fd(&self) -> Option<RawFd> {
         position_fd(&self.fd, self.offset)
     }
@@ -65,6 +66,7 @@ pub struct Write<B> {
 
 impl<B: IoBuf> Write<B> {
     /// The descriptor whose file position this operation uses, if it uses one.
+    #[inline]
     pub(crate) fn position_fd(&self) -> Option<RawFd> {
         position_fd(&self.fd, self.offset)
     }
@@ -107,6 +109,7 @@ pub struct Readv<B> {
 
 impl<B: IoBufMut> Readv<B> {
     /// The descriptor whose file position this operation uses, if it uses one.
+    #[inline]
     pub(crate) fn position_fd(&self) -> Option<RawFd> {
         position_fd(&self.fd, self.offset)
     }
@@ -149,6 +152,7 @@ pub struct Writev<B> {
 
 impl<B: IoBuf> Writev<B> {
     /// The descriptor whose file position this operation uses, if it uses one.
+    #[inline]
     pub(crate) fn position_fd(&self) -> Option<RawFd> {
         position_fd(&self.fd, self.offset)
     }
@@ -186,6 +190,7 @@ impl<B: IoBuf> Op for Writev<B> {
 /// The descriptor whose file position a read or write without an offset uses: anything but
 /// a pipe or socket, which have no position. Such operations on one descriptor must run in
 /// submission order on every backend, since each moves the position the next starts from.
+#[inline]
 fn position_fd(fd: &Resource, offset: Option<u64>) -> Option<RawFd> {
     let positional =
         offset.is_none() && !matches!(fd.kind(), FileKind::Stream | FileKind::Datagram);

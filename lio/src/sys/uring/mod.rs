@@ -43,6 +43,17 @@ pub(crate) fn timespec(d: Duration) -> Timespec {
     }
 }
 
+/// `mode`, waiting no later than `at` (the nearest deadline on the timer heap).
+#[cold]
+fn bounded(mode: WaitMode, at: Instant) -> WaitMode {
+    let left = at.saturating_duration_since(Instant::now());
+    match mode {
+        WaitMode::Block => WaitMode::Timeout(left),
+        WaitMode::Timeout(d) => WaitMode::Timeout(d.min(left)),
+        WaitMode::NoWait => WaitMode::NoWait,
+    }
+}
+
 /// The io_uring driver state.
 pub(crate) struct Engine {
     ring: IoUring,
@@ -398,15 +409,9 @@ impl Engine {
     /// Submits everything queued and waits according to `mode`, then drains completions.
     /// Returns whether the waker fired.
     pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
-        // A deadline on the timer heap bounds the wait.
-        let until_timer = self
-            .timers
-            .next()
-            .map(|at| at.saturating_duration_since(Instant::now()));
-        let mode = match (mode, until_timer) {
-            (WaitMode::Block, Some(left)) => WaitMode::Timeout(left),
-            (WaitMode::Timeout(d), Some(left)) => WaitMode::Timeout(d.min(left)),
-            (mode, _) => mode,
+        let mode = match self.timers.next() {
+            None => mode,
+            Some(at) => bounded(mode, at),
         };
         let result = match mode {
             WaitMode::NoWait => self.enter(table, 0, None),

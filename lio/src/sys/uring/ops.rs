@@ -48,10 +48,16 @@ pub(super) fn stream_lane(fd: &crate::Resource, interest: Interest) -> Option<La
     matches!(fd.kind(), FileKind::Stream | FileKind::Datagram).then(|| (fd.raw(), interest))
 }
 
-/// The lane of an operation that uses a file's position: reads and writes share it (its
-/// write lane; files have no other), because each moves the position the next starts from.
-fn position_lane(fd: Option<std::os::fd::RawFd>) -> Option<Lane> {
-    fd.map(|fd| (fd, Interest::Write))
+/// The lane of a read or write on `fd`: its `interest` lane on a pipe or socket; without an
+/// offset on anything else, the file's position lane, which reads and writes share (its write
+/// lane; files have no other) because each moves the position the next starts from; none
+/// at an offset.
+#[inline]
+fn rw_lane(fd: &crate::Resource, offset: Option<u64>, interest: Interest) -> Option<Lane> {
+    match fd.kind() {
+        FileKind::Stream | FileKind::Datagram => Some((fd.raw(), interest)),
+        _ => offset.is_none().then(|| (fd.raw(), Interest::Write)),
+    }
 }
 
 fn fd(res: &crate::Resource) -> types::Fd {
@@ -79,7 +85,7 @@ impl<B: IoBufMut> UringOp for op::Read<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Read).or(position_lane(self.position_fd()))
+        rw_lane(&self.fd, self.offset, Interest::Read)
     }
 }
 
@@ -94,7 +100,7 @@ impl<B: IoBuf> UringOp for op::Write<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Write).or(position_lane(self.position_fd()))
+        rw_lane(&self.fd, self.offset, Interest::Write)
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
@@ -119,7 +125,7 @@ impl<B: IoBufMut> UringOp for op::Readv<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Read).or(position_lane(self.position_fd()))
+        rw_lane(&self.fd, self.offset, Interest::Read)
     }
 }
 
@@ -140,7 +146,7 @@ impl<B: IoBuf> UringOp for op::Writev<B> {
     }
 
     fn lane(&self) -> Option<Lane> {
-        stream_lane(&self.fd, Interest::Write).or(position_lane(self.position_fd()))
+        rw_lane(&self.fd, self.offset, Interest::Write)
     }
 
     fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
