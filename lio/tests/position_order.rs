@@ -1,7 +1,8 @@
 //! Reads and writes at the file position (no offset) on one file run in submission order
 //! on every backend, because each moves the position the next starts from. On epoll they run
 //! on the pool one at a time per descriptor; on io_uring they share one lane per file. A
-//! small write that could complete inline waits its turn behind them.
+//! small write that could complete inline waits its turn behind them. A descriptor without
+//! a position (a terminal) keeps reads and writes independent.
 
 mod common;
 
@@ -17,6 +18,7 @@ backend_tests!(
     reads_at_the_position_return_the_file_in_order,
     mixed_reads_and_writes_at_the_position_keep_their_order,
     dropped_position_reads_let_the_next_one_run,
+    a_terminal_read_does_not_hold_up_writes,
 );
 
 /// Large enough for the pool on epoll and a kernel worker on io_uring.
@@ -111,4 +113,59 @@ fn dropped_position_reads_let_the_next_one_run(lio: &Lio) {
     let (n, _) = lio.read(&fd, Vec::with_capacity(BIG)).wait();
     assert!(n.unwrap() <= BIG);
     assert_eq!(lio.in_flight(), 0);
+}
+
+/// A pseudo-terminal: (master, slave), the slave opened read-write.
+fn pty() -> Option<(std::fs::File, Resource)> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on descriptors this function owns; `ptsname_r` writes at most
+    // `name.len()` bytes.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if master < 0 {
+            return None;
+        }
+        let master = std::fs::File::from_raw_fd(master);
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&master);
+        let mut name = [0 as libc::c_char; 128];
+        if libc::grantpt(raw) != 0
+            || libc::unlockpt(raw) != 0
+            || libc::ptsname_r(raw, name.as_mut_ptr(), name.len()) != 0
+        {
+            return None;
+        }
+        let slave = libc::open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if slave < 0 {
+            return None;
+        }
+        Some((
+            master,
+            Resource::from(std::os::fd::OwnedFd::from_raw_fd(slave)),
+        ))
+    }
+}
+
+fn a_terminal_read_does_not_hold_up_writes(lio: &Lio) {
+    use std::io::{Read, Write};
+    let Some((mut master, slave)) = pty() else {
+        eprintln!("skipped: no pseudo-terminal here");
+        return;
+    };
+    // A read that waits for a line, then writes behind it on the same descriptor.
+    let (line, put) = slot();
+    lio.read(&slave, Vec::with_capacity(16)).when_done(put);
+    let (written, put) = slot();
+    lio.write(&slave, b"out".to_vec()).when_done(put);
+    drive(lio, std::slice::from_ref(&written));
+    assert_eq!(written.borrow_mut().take().unwrap().0.unwrap(), 3);
+    let mut out = [0u8; 3];
+    master.read_exact(&mut out).unwrap();
+    assert_eq!(&out, b"out");
+    assert!(line.borrow().is_none(), "the read waits for a line");
+    master.write_all(b"in\n").unwrap();
+    drive(lio, std::slice::from_ref(&line));
+    assert_eq!(line.borrow_mut().take().unwrap().1, b"in\n");
 }

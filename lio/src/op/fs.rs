@@ -187,14 +187,28 @@ impl<B: IoBuf> Op for Writev<B> {
     }
 }
 
-/// The descriptor whose file position a read or write without an offset uses: anything but
-/// a pipe or socket, which have no position. Such operations on one descriptor must run in
-/// submission order on every backend, since each moves the position the next starts from.
+/// The descriptor whose file position a read or write without an offset uses: a file or
+/// anything else that seeks, not a pipe, socket or terminal, which have no position. Such
+/// operations on one descriptor must run in submission order on every backend, since each
+/// moves the position the next starts from; on a descriptor without a position, reads and
+/// writes stay independent (a read waiting for a terminal must not hold up writes).
 #[inline]
-fn position_fd(fd: &Resource, offset: Option<u64>) -> Option<RawFd> {
-    let positional =
-        offset.is_none() && !matches!(fd.kind(), FileKind::Stream | FileKind::Datagram);
+pub(crate) fn position_fd(fd: &Resource, offset: Option<u64>) -> Option<RawFd> {
+    if offset.is_some() {
+        return None;
+    }
+    let positional = match fd.kind() {
+        FileKind::BufferedFile => true,
+        FileKind::Stream | FileKind::Datagram => false,
+        FileKind::Other => seeks(fd),
+    };
     positional.then(|| fd.raw())
+}
+
+/// Whether `fd` has a file position (`lseek` works: files, block devices, not terminals).
+#[cold]
+fn seeks(fd: &Resource) -> bool {
+    rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(0)).is_ok()
 }
 
 /// Builds the `iovec` array for a vectored operation, capped at [`MAX_RW`] bytes in all.

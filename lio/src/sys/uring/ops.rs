@@ -49,14 +49,14 @@ pub(super) fn stream_lane(fd: &crate::Resource, interest: Interest) -> Option<La
 }
 
 /// The lane of a read or write on `fd`: its `interest` lane on a pipe or socket; without an
-/// offset on anything else, the file's position lane, which reads and writes share (its write
-/// lane; files have no other) because each moves the position the next starts from; none
-/// at an offset.
+/// offset on a file (see [`op::position_fd`]), the file's position lane, which reads and
+/// writes share (its write lane; files have no other) because each moves the position the
+/// next starts from; none otherwise.
 #[inline]
 fn rw_lane(fd: &crate::Resource, offset: Option<u64>, interest: Interest) -> Option<Lane> {
     match fd.kind() {
         FileKind::Stream | FileKind::Datagram => Some((fd.raw(), interest)),
-        _ => offset.is_none().then(|| (fd.raw(), Interest::Write)),
+        _ => op::position_fd(fd, offset).map(|fd| (fd, Interest::Write)),
     }
 }
 
