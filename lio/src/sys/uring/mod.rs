@@ -547,7 +547,7 @@ impl Engine {
             None => {
                 let group = self.next_group;
                 let next = group.checked_add(1).ok_or_else(|| {
-                    io::Error::other("lio: this driver has 65,536 buffer pools alive already")
+                    io::Error::other("lio: this driver has 65,535 buffer pools alive already")
                 })?;
                 (group, next)
             }
