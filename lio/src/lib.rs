@@ -71,6 +71,7 @@ mod convenience_net;
 mod driver;
 mod io;
 mod multishot;
+mod pal;
 mod resource;
 mod sys;
 mod table;

@@ -305,7 +305,7 @@ impl Shared {
             };
             let key = inserted.key;
             if let Some(result) = engine.start(table, inserted, None) {
-                table.complete_cqe(key, result, 0, false);
+                table.complete_cqe(key, result, 0);
             }
             Ok(key)
         });

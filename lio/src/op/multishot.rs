@@ -18,24 +18,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::marker::PhantomData;
 
-/// Completion flags shared by both backends; the values are io_uring's `IORING_CQE_F_*`.
-pub(crate) mod flags {
-    /// A provided buffer holds the data; its id is in the upper 16 bits.
-    pub(crate) const BUFFER: u32 = 1 << 0;
-    /// More results follow from the same submission.
-    pub(crate) const MORE: u32 = 1 << 1;
-    /// The kernel's zero-copy "buffer released" notification.
-    pub(crate) const NOTIF: u32 = 1 << 3;
-    /// The kernel keeps consuming the same provided buffer (incremental buffer rings).
-    pub(crate) const BUF_MORE: u32 = 1 << 4;
-    /// Where the buffer id starts.
-    pub(crate) const BUFFER_SHIFT: u32 = 16;
-
-    /// The provided buffer named by `flags`, if any.
-    pub(crate) fn buffer(flags: u32) -> Option<u16> {
-        (flags & BUFFER != 0).then_some((flags >> BUFFER_SHIFT) as u16)
-    }
-}
+pub(crate) use crate::table::flags;
 
 /// An operation that yields a stream of items from one submission.
 ///

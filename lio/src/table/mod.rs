@@ -8,6 +8,7 @@
 //! plus a generation, so a stale key (a late CQE, a dropped future) can never reach the next
 //! occupant of the slot.
 
+pub(crate) mod flags;
 mod key;
 mod stream;
 mod waiters;
@@ -18,7 +19,6 @@ use stream::ItemFn;
 pub(crate) use stream::{Polled, StreamCallback};
 pub(crate) use waiters::Waiter;
 
-use crate::op::multishot::flags;
 use crate::op::Op;
 use std::collections::VecDeque;
 use std::io;
@@ -119,7 +119,7 @@ impl Slot {
     fn finish_os(&mut self) -> Tell {
         if self.timed_out {
             if let Some(Err(e)) = &self.result {
-                if e.raw_os_error() == Some(libc::ECANCELED) {
+                if crate::pal::is_canceled(e) {
                     self.result = Some(Err(timed_out()));
                 }
             }
@@ -322,24 +322,36 @@ impl Table {
         }
     }
 
-    /// Records an OS completion for `key`. `deadline` marks the completion of the deadline
-    /// linked to the operation rather than of the operation itself.
+    /// Records an OS completion for `key`.
     #[inline]
-    pub(crate) fn complete(&mut self, key: Key, result: io::Result<u32>, deadline: bool) {
-        self.complete_cqe(key, result, 0, deadline);
+    pub(crate) fn complete(&mut self, key: Key, result: io::Result<u32>) {
+        self.complete_cqe(key, result, 0);
     }
 
-    /// Records an OS completion for `key` with io_uring's completion flags (see
-    /// [`flags`]): a multishot operation takes each result as an item, and ends with the
-    /// first result without `MORE`; a zero-copy send waits for its notification.
+    /// Records the completion of the deadline the OS linked to `key`'s operation (a second
+    /// expected completion, see [`set_pending`](Self::set_pending)): `fired` if the deadline
+    /// passed and cancelled the operation, whose cancellation then reports `TimedOut`.
     #[inline]
-    pub(crate) fn complete_cqe(
-        &mut self,
-        key: Key,
-        mut result: io::Result<u32>,
-        cqe_flags: u32,
-        deadline: bool,
-    ) {
+    pub(crate) fn complete_deadline(&mut self, key: Key, fired: bool) {
+        let Some(slot) = live_slot(&mut self.chunks, key) else {
+            return;
+        };
+        if slot.state != State::InFlight {
+            return;
+        }
+        slot.timed_out |= fired;
+        slot.pending = slot.pending.saturating_sub(1);
+        if slot.pending == 0 {
+            let tell = slot.finish_os();
+            self.tell(key, tell);
+        }
+    }
+
+    /// Records an OS completion for `key` with lio's completion flags (see [`flags`]): a
+    /// multishot operation takes each result as an item, and ends with the first result
+    /// without `MORE`; a zero-copy send waits for its notification.
+    #[inline]
+    pub(crate) fn complete_cqe(&mut self, key: Key, mut result: io::Result<u32>, cqe_flags: u32) {
         let Some(slot) = live_slot(&mut self.chunks, key) else {
             return;
         };
@@ -366,13 +378,7 @@ impl Table {
             }
             return;
         }
-        if deadline {
-            if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::ETIME)) {
-                slot.timed_out = true;
-            }
-        } else {
-            slot.result = Some(result);
-        }
+        slot.result = Some(result);
         slot.pending = slot.pending.saturating_sub(1);
         if slot.pending == 0 {
             let tell = slot.finish_os();
@@ -403,7 +409,7 @@ impl Table {
         if let Some(slot) = self.live(key) {
             slot.pending = 1;
         }
-        self.complete_cqe(key, result, 0, false);
+        self.complete_cqe(key, result, 0);
     }
 
     /// Where the readiness engine keeps `key`, if it is still waiting for the OS.

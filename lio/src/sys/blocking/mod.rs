@@ -217,7 +217,7 @@ impl Pool {
             std::mem::swap(&mut state.done, &mut self.spare);
         }
         for (key, result) in self.spare.drain(..) {
-            table.complete(key, result, false);
+            table.complete(key, result);
         }
     }
 
@@ -256,7 +256,7 @@ impl Pool {
             } else {
                 Err(canceled())
             };
-            table.complete(key, result, false);
+            table.complete(key, result);
         }
         self.drain(table);
         if all_done {

@@ -22,6 +22,7 @@ use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
 use crate::op::multishot::flags;
+use crate::pal::canceled;
 use crate::resource::{FileKind, WeakResource};
 use crate::table::{timed_out, Inserted, Key, Table};
 use crate::Resource;
@@ -101,7 +102,7 @@ impl Direction {
                 self.queue.pop_front(|_| true);
                 table.set_location(key, Location::None);
             }
-            table.complete_cqe(key, attempt.result, attempt.flags, false);
+            table.complete_cqe(key, attempt.result, attempt.flags);
             if attempt.drained {
                 self.drained();
                 if !self.ready {
@@ -138,10 +139,6 @@ pub(crate) struct Engine {
     pool: Pool,
     ctx: PrepareContext,
     events: Vec<epoll::Readiness>,
-}
-
-fn canceled() -> io::Error {
-    io::Error::from_raw_os_error(libc::ECANCELED)
 }
 
 /// Whether an error says the descriptor cannot be driven by readiness at all.
@@ -371,7 +368,7 @@ impl Engine {
                 Err(io::Error::from_raw_os_error(libc::EALREADY))
             }
             Some(_) => {
-                table.complete(target, Err(canceled()), false);
+                table.complete(target, Err(canceled()));
                 Ok(0)
             }
             None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
@@ -453,12 +450,12 @@ impl Engine {
             match (kind, location) {
                 (TimerKind::Sleep, Location::Timer) => {
                     self.unpark(table, key);
-                    table.complete(key, Err(io::Error::from_raw_os_error(libc::ETIME)), false);
+                    table.complete(key, Err(io::Error::from_raw_os_error(libc::ETIME)));
                 }
                 (TimerKind::Deadline, Location::Pool) if !self.pool.cancel(key) => {}
                 (TimerKind::Deadline, _) => {
                     self.unpark(table, key);
-                    table.complete(key, Err(timed_out()), false);
+                    table.complete(key, Err(timed_out()));
                 }
                 (TimerKind::Sleep, _) => {}
             }
@@ -485,7 +482,7 @@ impl Engine {
                 for parked in queue.drain() {
                     if parked_on(table, parked.key, raw, interest) {
                         table.set_location(parked.key, Location::None);
-                        table.complete(parked.key, Err(canceled()), false);
+                        table.complete(parked.key, Err(canceled()));
                     }
                 }
             }
@@ -493,7 +490,7 @@ impl Engine {
         while let Some((key, _)) = self.timers.pop_any() {
             if table.location(key) == Some(Location::Timer) {
                 table.set_location(key, Location::None);
-                table.complete(key, Err(canceled()), false);
+                table.complete(key, Err(canceled()));
             }
         }
         self.pool.shutdown(table, canceled);

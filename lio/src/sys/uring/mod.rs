@@ -13,6 +13,7 @@ use super::notify::Notifier;
 use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
 use crate::builder::Config;
+use crate::pal;
 use crate::table::timed_out;
 use crate::table::{Inserted, Key, Table};
 use io_uring::{cqueue, opcode, squeue, types, IoUring, Probe};
@@ -303,13 +304,13 @@ impl Engine {
         while let Some((key, _)) = self.timers.pop_due(now) {
             match table.location(key) {
                 Some(Location::Lane(fd, interest)) => {
-                    table.complete(key, Err(timed_out()), false);
+                    table.complete(key, Err(timed_out()));
                     self.lanes.remove_one((fd, interest), |k| {
                         table.location(k) == Some(Location::Lane(fd, interest))
                     });
                 }
                 Some(Location::Pool) if self.pool.cancel(key) => {
-                    table.complete(key, Err(timed_out()), false);
+                    table.complete(key, Err(timed_out()));
                 }
                 _ => {}
             }
@@ -336,7 +337,7 @@ impl Engine {
                     Some(at) => match at.checked_duration_since(Instant::now()) {
                         Some(left) if !left.is_zero() => Some(left),
                         _ => {
-                            table.complete(waiting.key, Err(timed_out()), false);
+                            table.complete(waiting.key, Err(timed_out()));
                             continue;
                         }
                     },
@@ -354,11 +355,7 @@ impl Engine {
         let Some(Location::Lane(fd, interest)) = table.location(target) else {
             return None;
         };
-        table.complete(
-            target,
-            Err(io::Error::from_raw_os_error(libc::ECANCELED)),
-            false,
-        );
+        table.complete(target, Err(pal::canceled()));
         let queued = Some(Location::Lane(fd, interest));
         self.lanes
             .remove_one((fd, interest), |k| table.location(k) == queued);
@@ -371,11 +368,7 @@ impl Engine {
             return;
         }
         if self.pool.cancel(key) {
-            table.complete(
-                key,
-                Err(io::Error::from_raw_os_error(libc::ECANCELED)),
-                false,
-            );
+            table.complete(key, Err(pal::canceled()));
             return;
         }
         let entry = opcode::AsyncCancel::new(key.to_user_data())
@@ -488,6 +481,12 @@ impl Engine {
                         self.pool.drain(table);
                         rearm |= !cqueue::more(cqe.flags());
                     }
+                    _ if data & DEADLINE_TAG != 0 => {
+                        // A linked timeout: it fired (ETIME), or was cancelled because its
+                        // operation finished first.
+                        let fired = cqe.result() == -libc::ETIME;
+                        table.complete_deadline(Key::from_user_data(data), fired);
+                    }
                     _ => {
                         let result = if cqe.result() < 0 {
                             Err(io::Error::from_raw_os_error(user_errno(-cqe.result())))
@@ -495,14 +494,13 @@ impl Engine {
                             Ok(cqe.result() as u32)
                         };
                         let key = Key::from_user_data(data);
-                        let deadline = data & DEADLINE_TAG != 0;
                         let flags = cqe.flags();
-                        if !deadline && !cqueue::notif(flags) {
+                        if !cqueue::notif(flags) {
                             if let Some(Location::Fd(fd, interest)) = table.location(key) {
                                 self.lanes.finished((fd, interest));
                             }
                         }
-                        table.complete_cqe(key, result, flags, deadline);
+                        table.complete_cqe(key, result, flags);
                     }
                 }
             }
@@ -609,6 +607,26 @@ impl Engine {
             if left.is_zero() || self.wait(table, WaitMode::Timeout(left)).is_err() {
                 break;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::table::flags;
+    use io_uring::cqueue;
+
+    /// lio's completion flags have io_uring's values, so CQE flags pass through as they are.
+    #[test]
+    fn lio_completion_flags_are_io_urings() {
+        assert!(cqueue::more(flags::MORE));
+        assert!(cqueue::notif(flags::NOTIF));
+        assert!(cqueue::buffer_more(flags::BUF_MORE));
+        let buffer = flags::BUFFER | 517 << flags::BUFFER_SHIFT;
+        assert_eq!(cqueue::buffer_select(buffer), Some(517));
+        assert_eq!(flags::buffer(buffer), Some(517));
+        for flag in [flags::MORE, flags::NOTIF, flags::BUF_MORE] {
+            assert_eq!(cqueue::buffer_select(flag), None);
         }
     }
 }

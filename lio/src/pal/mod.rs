@@ -1,0 +1,7 @@
+//! Platform primitives (layer 0): what every layer above may use without naming the
+//! platform's own types. Today: lio's `io::Error` constructors and tests for the OS error
+//! codes the portable layers care about.
+
+mod error;
+
+pub(crate) use error::{canceled, is_canceled};
