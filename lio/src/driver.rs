@@ -364,7 +364,7 @@ impl Lio {
                 // SAFETY: the table hands out the finish function monomorphised for the type
                 // stored under `key` (`finish::<T>` only once the slot has completed;
                 // `deliver::<T>` also while a multishot operation runs).
-                Action::Finish(finish) => unsafe { finish(&self.shared, key) },
+                Action::Finish(finish) => unsafe { finish(self.shared.as_ctx(), key) },
                 Action::Run(callback) => callback(),
                 Action::Nothing => {}
             }
@@ -394,7 +394,7 @@ impl Lio {
         }
         let mut inner = self.shared.inner.borrow_mut();
         let Inner { engine, table, .. } = &mut *inner;
-        let inserted = match table.insert(op, waiter) {
+        let inserted = match table.insert(op, waiter, T::USES_RESERVE, finish::<T>) {
             Ok(inserted) => inserted,
             Err((op, waiter)) => {
                 let error = table_full(table.capacity());
@@ -488,6 +488,24 @@ impl Lio {
 }
 
 impl Shared {
+    /// The context the table's finish functions get (see [`FinishFn`](crate::table::FinishFn)):
+    /// this driver, type-erased.
+    #[inline]
+    pub(crate) fn as_ctx(&self) -> *const () {
+        (self as *const Shared).cast()
+    }
+
+    /// The driver behind a finish function's context.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must come from [`as_ctx`](Self::as_ctx) of a driver that is still alive.
+    #[inline]
+    pub(crate) unsafe fn from_ctx<'a>(ctx: *const ()) -> &'a Shared {
+        // SAFETY: the caller's contract.
+        unsafe { &*ctx.cast::<Shared>() }
+    }
+
     /// A token naming this driver's operation `key`.
     pub(crate) fn token(&self, key: Key) -> CancelToken {
         CancelToken {
@@ -565,9 +583,31 @@ impl Drop for Shared {
             let Some((key, action)) = next else { break };
             if let Action::Finish(finish) = action {
                 // SAFETY: as in `Lio::dispatch`: the function matches the slot's type.
-                unsafe { finish(self, key) };
+                unsafe { finish(self.as_ctx(), key) };
             }
         }
+    }
+}
+
+/// Completes a detached or callback operation, outside any borrow of the driver: the table's
+/// [`FinishFn`](crate::table::FinishFn) for operations of type `T`.
+///
+/// # Safety
+///
+/// `ctx` must be a live driver's [`Shared::as_ctx`], and `key` must be completed and hold an
+/// operation of type `T`.
+#[inline]
+unsafe fn finish<T: Op>(ctx: *const (), key: Key) {
+    // SAFETY: forwarded from the caller.
+    let shared = unsafe { Shared::from_ctx(ctx) };
+    // SAFETY: forwarded from the caller: `key` holds a `T`.
+    let taken = unsafe { shared.table_mut().take_completed::<T>(key) };
+    let Some((op, result, waiter)) = taken else {
+        return;
+    };
+    let output = op.complete(result);
+    if let Waiter::Callback(callback) = waiter {
+        callback.call(&mut Some(output));
     }
 }
 

@@ -8,6 +8,7 @@ use crate::table::{table_full, Key, Polled, StreamCallback, Waiter};
 use std::any::Any;
 use std::future::Future;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::task::{Context, Poll};
@@ -96,7 +97,12 @@ impl<T: MultishotOp> Multishot<T> {
                 State::Ended => return Poll::Ready(None),
             };
             // SAFETY: `key` was inserted by `start_multishot::<T>` for this stream.
-            let polled = unsafe { self.driver.shared.table_mut().poll_item::<T>(key) };
+            let polled = unsafe {
+                self.driver
+                    .shared
+                    .table_mut()
+                    .poll_item::<T, _>(key, T::pop_item)
+            };
             match polled {
                 Polled::Item(item) => {
                     self.state = State::Running(key);
@@ -299,7 +305,7 @@ impl Shared {
             return Err((error, waiter));
         }
         let started = self.with_inner(|engine, table| {
-            let inserted = match table.insert_multishot(op, waiter) {
+            let inserted = match table.insert_stream(op, waiter, on_item::<T>, deliver::<T>) {
                 Ok(inserted) => inserted,
                 Err((op, waiter)) => return Err((table_full(table.capacity()), waiter, op)),
             };
@@ -342,7 +348,7 @@ impl Shared {
     pub(crate) fn detach_multishot<T: MultishotOp>(&self, key: Key) {
         loop {
             // SAFETY: `key` was inserted by `start_multishot::<T>`.
-            let polled = unsafe { self.table_mut().poll_item::<T>(key) };
+            let polled = unsafe { self.table_mut().poll_item::<T, _>(key, T::pop_item) };
             match polled {
                 Polled::Item(item) => drop(item),
                 Polled::Ended(op, waiter) => return drop((op, waiter)),
@@ -358,5 +364,73 @@ impl Shared {
             old
         });
         drop(old);
+    }
+}
+
+/// The table's [`ItemFn`](crate::table::ItemFn) for multishot operations of type `T`.
+///
+/// # Safety
+///
+/// `op` must point to a live `T` that nothing else references during the call.
+unsafe fn on_item<T: MultishotOp>(op: *mut (), result: io::Result<u32>, flags: u32) {
+    // SAFETY: the caller's contract.
+    unsafe { (*op.cast::<T>()).on_result(result, flags) }
+}
+
+/// Hands the items of a multishot operation to its stream callback (each call outside any
+/// borrow of the driver), or drops them if the stream is detached; at the end, submits the
+/// operation again if the OS stopped it early, or tells the callback it ended.
+///
+/// The table's [`FinishFn`](crate::table::FinishFn) for multishot operations of type `T`.
+///
+/// # Safety
+///
+/// `ctx` must be a live driver's [`Shared::as_ctx`], and `key` must hold an operation of
+/// type `T`.
+unsafe fn deliver<T: MultishotOp>(ctx: *const (), key: Key) {
+    // SAFETY: forwarded from the caller: the table calls its finish functions with the
+    // driver's context.
+    let shared = unsafe { Shared::from_ctx(ctx) };
+    loop {
+        // SAFETY: forwarded from the caller: `key` holds a `T`.
+        let polled = unsafe { shared.table_mut().poll_item::<T, _>(key, T::pop_item) };
+        match polled {
+            Polled::Item(item) => {
+                let waiter = shared.table_mut().replace_waiter(key, Waiter::None);
+                let Waiter::Stream(mut callback) = waiter else {
+                    // Detached (or a future that took over): drop the item outside the
+                    // borrow and put the waiter back.
+                    let waiter = shared.table_mut().replace_waiter(key, waiter);
+                    drop((item, waiter));
+                    continue;
+                };
+                let call = AssertUnwindSafe(|| callback(&mut Some(Some(item))));
+                if let Err(panic) = panic::catch_unwind(call) {
+                    // The stream ends: nothing will take its items any more. Cancel it and
+                    // let the next dispatch release what it holds, then let the panic go on
+                    // out of `run`, as a `when_done` callback's does.
+                    drop(callback);
+                    shared.abandon_stream(key);
+                    panic::resume_unwind(panic);
+                }
+                let old = shared
+                    .table_mut()
+                    .replace_waiter(key, Waiter::Stream(callback));
+                drop(old);
+            }
+            Polled::Pending | Polled::Gone => return,
+            Polled::Ended(mut op, waiter) => {
+                let Waiter::Stream(mut callback) = waiter else {
+                    drop((op, waiter));
+                    return;
+                };
+                if op.take_resubmit() {
+                    shared.resubmit(op, Waiter::Stream(callback));
+                } else {
+                    callback(&mut Some(None::<io::Result<T::Item>>));
+                }
+                return;
+            }
+        }
     }
 }

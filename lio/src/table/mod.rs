@@ -15,11 +15,9 @@ mod waiters;
 
 pub(crate) use key::Key;
 use key::{GENERATION_MASK, NO_SLOT};
-use stream::ItemFn;
-pub(crate) use stream::{Polled, StreamCallback};
+pub(crate) use stream::{ItemFn, Polled, StreamCallback};
 pub(crate) use waiters::Waiter;
 
-use crate::op::Op;
 use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, MaybeUninit};
@@ -51,10 +49,11 @@ pub(crate) enum Action {
     Nothing,
 }
 
-/// Takes the typed operation out of its (completed) slot, completes it and hands the output to its
-/// callback (or drops it, if detached); for a multishot operation, hands over its items
-/// (`deliver`). Monomorphised per operation type.
-pub(crate) type FinishFn = unsafe fn(&crate::driver::Shared, Key);
+/// Takes the typed operation out of its (completed) slot, completes it and hands the output
+/// to its callback (or drops it, if detached); for a multishot operation, hands over its
+/// items. Monomorphised per operation type by the table's owner, which calls it with the
+/// context it gave the table (`ctx`, type-erased: the table knows no driver).
+pub(crate) type FinishFn = unsafe fn(ctx: *const (), key: Key);
 
 #[repr(C, align(16))]
 struct Storage(MaybeUninit<[u8; INLINE_BYTES]>);
@@ -250,14 +249,19 @@ impl Table {
         live_slot(&mut self.chunks, key)
     }
 
-    /// Stores `op` in a free slot, or gives it back if the table is full.
+    /// Stores `op` in a free slot, or gives it back if the table is full. `reserve`: the
+    /// operation may use the reserve beyond the capacity (a cancel or close, so that a full
+    /// driver can always cancel its way out). `finish` completes it once it is done (see
+    /// [`FinishFn`]).
     #[inline]
-    pub(crate) fn insert<T: Op>(
+    pub(crate) fn insert<T>(
         &mut self,
         op: T,
         waiter: Waiter,
+        reserve: bool,
+        finish: FinishFn,
     ) -> Result<Inserted<T>, (T, Waiter)> {
-        let limit = if T::USES_RESERVE {
+        let limit = if reserve {
             self.capacity + RESERVE
         } else {
             self.capacity
@@ -288,7 +292,7 @@ impl Table {
         slot.cancel_requested = false;
         slot.result = None;
         slot.waiter = waiter;
-        slot.finish = Some(finish::<T>);
+        slot.finish = Some(finish);
         slot.on_item = None;
         slot.extra = crate::sys::SlotExtra::default();
         let key = Key::new(index as u32, slot.generation);
@@ -477,7 +481,7 @@ impl Table {
     ///
     /// `key` must have been inserted with an operation of type `T`.
     #[inline]
-    pub(crate) unsafe fn take_completed<T: Op>(
+    pub(crate) unsafe fn take_completed<T>(
         &mut self,
         key: Key,
     ) -> Option<(T, io::Result<u32>, Waiter)> {
@@ -496,7 +500,7 @@ impl Table {
     ///
     /// `key` must have just been inserted with an operation of type `T` that the backend did
     /// not hand to the OS.
-    pub(crate) unsafe fn take_unsubmitted<T: Op>(&mut self, key: Key) -> (T, Waiter) {
+    pub(crate) unsafe fn take_unsubmitted<T>(&mut self, key: Key) -> (T, Waiter) {
         self.awaiting_os -= 1;
         // SAFETY: the slot was just filled with a `T` the OS never saw.
         let (op, _, waiter) = unsafe { self.vacate::<T>(key.index()) };
@@ -509,7 +513,7 @@ impl Table {
     ///
     /// The slot must be occupied by a `T` that the OS no longer (or never) references.
     #[inline]
-    unsafe fn vacate<T: Op>(&mut self, index: usize) -> (T, Option<io::Result<u32>>, Waiter) {
+    unsafe fn vacate<T>(&mut self, index: usize) -> (T, Option<io::Result<u32>>, Waiter) {
         let free_head = self.free_head;
         let slot = self.slot_mut(index);
         let ptr = slot.op.cast::<T>();
@@ -552,24 +556,6 @@ impl Drop for Table {
             // memory it can reach. The driver only gets here if cancelling timed out.
             mem::forget(mem::take(&mut self.chunks));
         }
-    }
-}
-
-/// Completes a detached or callback operation, outside any borrow of the driver.
-///
-/// # Safety
-///
-/// `key` must be completed and hold an operation of type `T`.
-#[inline]
-unsafe fn finish<T: Op>(shared: &crate::driver::Shared, key: Key) {
-    // SAFETY: forwarded from the caller: `key` holds a `T`.
-    let taken = unsafe { shared.table_mut().take_completed::<T>(key) };
-    let Some((op, result, waiter)) = taken else {
-        return;
-    };
-    let output = op.complete(result);
-    if let Waiter::Callback(callback) = waiter {
-        callback.call(&mut Some(output));
     }
 }
 

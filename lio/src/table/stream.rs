@@ -1,33 +1,34 @@
 //! The table's side of multishot operations: inserting one, handing its OS results to it
-//! as they come, telling its waiter, and giving its items to the stream's handle or its
-//! callback.
+//! as they come, telling its waiter, and giving its items out. The operation's own code
+//! (how a result becomes an item, how items reach a stream callback) comes in as function
+//! pointers and closures from the layer above: the table knows no operation type.
 
-use super::{Inserted, Key, State, Table, Waiter};
-use crate::op::multishot::MultishotOp;
+use super::{FinishFn, Inserted, Key, State, Table, Waiter};
 use std::any::Any;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 
 /// A multishot stream's callback with its item type erased: it receives
 /// `&mut Option<Option<io::Result<T::Item>>>` (`Some(None)`: the stream ended).
 pub(crate) type StreamCallback = Box<dyn FnMut(&mut dyn Any)>;
 
 /// Hands one OS result (with its completion flags) to a multishot operation. Monomorphised
-/// per operation type.
-pub(super) type ItemFn = unsafe fn(*mut (), io::Result<u32>, u32);
+/// per operation type by the table's owner.
+pub(crate) type ItemFn = unsafe fn(op: *mut (), result: io::Result<u32>, flags: u32);
 
 impl Table {
-    /// Stores a multishot operation: its OS results go to it one by one, and `deliver`
-    /// hands them to a stream callback or drops them for a detached stream.
-    pub(crate) fn insert_multishot<T: MultishotOp>(
+    /// Stores a multishot operation: its OS results go to it one by one through `on_item`,
+    /// and `deliver` (the slot's finish function) hands them to a stream callback or drops
+    /// them for a detached stream.
+    pub(crate) fn insert_stream<T>(
         &mut self,
         op: T,
         waiter: Waiter,
+        on_item: ItemFn,
+        deliver: FinishFn,
     ) -> Result<Inserted<T>, (T, Waiter)> {
-        let inserted = self.insert(op, waiter)?;
+        let inserted = self.insert(op, waiter, false, deliver)?;
         let slot = self.slot_mut(inserted.key.index());
-        slot.on_item = Some(on_item::<T>);
-        slot.finish = Some(deliver::<T>);
+        slot.on_item = Some(on_item);
         Ok(inserted)
     }
 
@@ -50,20 +51,24 @@ impl Table {
         }
     }
 
-    /// The next item of the multishot operation `key`, or its end (the operation, taken out
-    /// of its freed slot, with its waiter).
+    /// The next item of the multishot operation `key` (`pop` takes it from the operation),
+    /// or its end (the operation, taken out of its freed slot, with its waiter).
     ///
     /// # Safety
     ///
     /// `key` must have been inserted with an operation of type `T`.
-    pub(crate) unsafe fn poll_item<T: MultishotOp>(&mut self, key: Key) -> Polled<T> {
+    pub(crate) unsafe fn poll_item<T, I>(
+        &mut self,
+        key: Key,
+        pop: impl FnOnce(&mut T) -> Option<io::Result<I>>,
+    ) -> Polled<T, I> {
         let Some(slot) = self.live(key) else {
             return Polled::Gone;
         };
         // SAFETY: the slot is live and holds a `T` (caller's contract); the OS never touches
         // the item queue, so popping from it is fine while the operation runs.
         let op = unsafe { &mut *slot.op.cast::<T>() };
-        if let Some(item) = op.pop_item() {
+        if let Some(item) = pop(op) {
             return Polled::Item(item);
         }
         if slot.state != State::Completed {
@@ -76,73 +81,13 @@ impl Table {
 }
 
 /// What [`Table::poll_item`] found.
-pub(crate) enum Polled<T: MultishotOp> {
+pub(crate) enum Polled<T, I> {
     /// The next item.
-    Item(io::Result<T::Item>),
+    Item(io::Result<I>),
     /// No item yet; the operation still runs.
     Pending,
     /// The stream ended and every item was handed out: the operation and its waiter.
     Ended(T, Waiter),
     /// The key names no live slot.
     Gone,
-}
-
-/// # Safety
-///
-/// `op` must point to a live `T` that nothing else references during the call.
-unsafe fn on_item<T: MultishotOp>(op: *mut (), result: io::Result<u32>, flags: u32) {
-    // SAFETY: the caller's contract.
-    unsafe { (*op.cast::<T>()).on_result(result, flags) }
-}
-
-/// Hands the items of a multishot operation to its stream callback (each call outside any
-/// borrow of the driver), or drops them if the stream is detached; at the end, submits the
-/// operation again if the OS stopped it early, or tells the callback it ended.
-///
-/// # Safety
-///
-/// `key` must hold an operation of type `T`.
-unsafe fn deliver<T: MultishotOp>(shared: &crate::driver::Shared, key: Key) {
-    loop {
-        // SAFETY: forwarded from the caller: `key` holds a `T`.
-        let polled = unsafe { shared.table_mut().poll_item::<T>(key) };
-        match polled {
-            Polled::Item(item) => {
-                let waiter = shared.table_mut().replace_waiter(key, Waiter::None);
-                let Waiter::Stream(mut callback) = waiter else {
-                    // Detached (or a future that took over): drop the item outside the
-                    // borrow and put the waiter back.
-                    let waiter = shared.table_mut().replace_waiter(key, waiter);
-                    drop((item, waiter));
-                    continue;
-                };
-                let call = AssertUnwindSafe(|| callback(&mut Some(Some(item))));
-                if let Err(panic) = panic::catch_unwind(call) {
-                    // The stream ends: nothing will take its items any more. Cancel it and
-                    // let the next dispatch release what it holds, then let the panic go on
-                    // out of `run`, as a `when_done` callback's does.
-                    drop(callback);
-                    shared.abandon_stream(key);
-                    panic::resume_unwind(panic);
-                }
-                let old = shared
-                    .table_mut()
-                    .replace_waiter(key, Waiter::Stream(callback));
-                drop(old);
-            }
-            Polled::Pending | Polled::Gone => return,
-            Polled::Ended(mut op, waiter) => {
-                let Waiter::Stream(mut callback) = waiter else {
-                    drop((op, waiter));
-                    return;
-                };
-                if op.take_resubmit() {
-                    shared.resubmit(op, Waiter::Stream(callback));
-                } else {
-                    callback(&mut Some(None::<io::Result<T::Item>>));
-                }
-                return;
-            }
-        }
-    }
 }
