@@ -50,7 +50,7 @@ pub(crate) use notify::Notifier;
 pub(crate) use uring::{BufRing, Timespec};
 
 use crate::builder::Config;
-use crate::table::{Inserted, Key, Table};
+use crate::table::Key;
 use crate::Backend;
 use std::io;
 use std::sync::Arc;
@@ -95,6 +95,33 @@ pub(crate) struct SlotExtra {
     pub(crate) deadline: Timespec,
     /// Readiness engine: where the operation waits.
     pub(crate) location: Location,
+}
+
+/// The in-flight table as the engines use it: each slot carries their [`SlotExtra`].
+pub(crate) type Table = crate::table::Table<SlotExtra>;
+/// A freshly inserted operation of [`Table`].
+pub(crate) type Inserted<T> = crate::table::Inserted<T, SlotExtra>;
+
+/// Where an operation waits, as the engines record it in its slot's [`SlotExtra`].
+pub(crate) trait Locations {
+    /// Where `key` waits, if it still waits for the OS.
+    fn location(&mut self, key: Key) -> Option<Location>;
+    /// Records where `key` waits.
+    fn set_location(&mut self, key: Key, location: Location);
+}
+
+impl Locations for Table {
+    #[inline]
+    fn location(&mut self, key: Key) -> Option<Location> {
+        self.waiting_extra(key).map(|extra| extra.location)
+    }
+
+    #[inline]
+    fn set_location(&mut self, key: Key, location: Location) {
+        if let Some(extra) = self.live_extra(key) {
+            extra.location = location;
+        }
+    }
 }
 
 /// The engine of a driver: one backend, chosen at run time.

@@ -58,7 +58,7 @@ pub(crate) type FinishFn = unsafe fn(ctx: *const (), key: Key);
 #[repr(C, align(16))]
 struct Storage(MaybeUninit<[u8; INLINE_BYTES]>);
 
-struct Slot {
+struct Slot<X> {
     generation: u32,
     next_free: u32,
     state: State,
@@ -76,13 +76,14 @@ struct Slot {
     /// Set for multishot operations: each OS result goes to the operation as it arrives.
     on_item: Option<ItemFn>,
     op: *mut (),
-    /// Backend-owned per-slot data that must stay put while in flight (a deadline).
-    pub(crate) extra: crate::sys::SlotExtra,
+    /// Backend-owned per-slot data that must stay put while in flight (a deadline's
+    /// timespec, where the operation waits).
+    extra: X,
     storage: Storage,
 }
 
-impl Slot {
-    fn new(next_free: u32) -> Slot {
+impl<X: Default> Slot<X> {
+    fn new(next_free: u32) -> Slot<X> {
         Slot {
             generation: 0,
             next_free,
@@ -97,7 +98,7 @@ impl Slot {
             finish: None,
             on_item: None,
             op: std::ptr::null_mut(),
-            extra: crate::sys::SlotExtra::default(),
+            extra: X::default(),
             storage: Storage(MaybeUninit::uninit()),
         }
     }
@@ -111,7 +112,7 @@ enum Tell {
     Queue,
 }
 
-impl Slot {
+impl<X> Slot<X> {
     /// The OS is done with this slot: marks it completed (a cancel its deadline caused
     /// becomes `TimedOut`) and says how to tell its waiter.
     #[inline]
@@ -138,22 +139,22 @@ impl Slot {
 
 /// The slot of `key` in `chunks` if the key is current and the slot is occupied.
 #[inline]
-fn live_slot(chunks: &mut [Box<[Slot]>], key: Key) -> Option<&mut Slot> {
+fn live_slot<X>(chunks: &mut [Box<[Slot<X>]>], key: Key) -> Option<&mut Slot<X>> {
     let index = key.index();
     let slot = chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)?;
     (slot.generation == key.generation() && slot.state != State::Free).then_some(slot)
 }
 
 /// A freshly inserted operation: its key, and stable pointers for the backend.
-pub(crate) struct Inserted<T> {
+pub(crate) struct Inserted<T, X> {
     pub(crate) key: Key,
     pub(crate) op: *mut T,
-    pub(crate) extra: *mut crate::sys::SlotExtra,
+    pub(crate) extra: *mut X,
 }
 
 /// The table of in-flight operations and the queue of completed ones.
-pub(crate) struct Table {
-    chunks: Vec<Box<[Slot]>>,
+pub(crate) struct Table<X> {
+    chunks: Vec<Box<[Slot<X>]>>,
     free_head: u32,
     capacity: usize,
     used: usize,
@@ -173,8 +174,8 @@ pub(crate) struct Table {
     deferred: VecDeque<Box<dyn FnOnce()>>,
 }
 
-impl Table {
-    pub(crate) fn new(capacity: usize) -> Table {
+impl<X: Default> Table<X> {
+    pub(crate) fn new(capacity: usize) -> Table<X> {
         Table {
             chunks: Vec::new(),
             free_head: NO_SLOT,
@@ -234,18 +235,18 @@ impl Table {
     }
 
     #[inline]
-    fn slot(&self, index: usize) -> &Slot {
+    fn slot(&self, index: usize) -> &Slot<X> {
         &self.chunks[index / CHUNK][index % CHUNK]
     }
 
     #[inline]
-    fn slot_mut(&mut self, index: usize) -> &mut Slot {
+    fn slot_mut(&mut self, index: usize) -> &mut Slot<X> {
         &mut self.chunks[index / CHUNK][index % CHUNK]
     }
 
     /// The slot of `key` if the key is current and the slot is occupied.
     #[inline]
-    fn live(&mut self, key: Key) -> Option<&mut Slot> {
+    fn live(&mut self, key: Key) -> Option<&mut Slot<X>> {
         live_slot(&mut self.chunks, key)
     }
 
@@ -260,7 +261,7 @@ impl Table {
         waiter: Waiter,
         reserve: bool,
         finish: FinishFn,
-    ) -> Result<Inserted<T>, (T, Waiter)> {
+    ) -> Result<Inserted<T, X>, (T, Waiter)> {
         let limit = if reserve {
             self.capacity + RESERVE
         } else {
@@ -294,9 +295,9 @@ impl Table {
         slot.waiter = waiter;
         slot.finish = Some(finish);
         slot.on_item = None;
-        slot.extra = crate::sys::SlotExtra::default();
+        slot.extra = X::default();
         let key = Key::new(index as u32, slot.generation);
-        let extra: *mut crate::sys::SlotExtra = &mut slot.extra;
+        let extra: *mut X = &mut slot.extra;
         self.free_head = next_free;
         self.used += 1;
         self.awaiting_os += 1;
@@ -309,7 +310,7 @@ impl Table {
 
     fn grow(&mut self) {
         let base = self.chunks.len() * CHUNK;
-        let chunk: Box<[Slot]> = (0..CHUNK)
+        let chunk: Box<[Slot<X>]> = (0..CHUNK)
             .map(|i| {
                 let next = base + i + 1;
                 Slot::new(if i + 1 == CHUNK { NO_SLOT } else { next as u32 })
@@ -416,21 +417,19 @@ impl Table {
         self.complete_cqe(key, result, 0);
     }
 
-    /// Where the readiness engine keeps `key`, if it is still waiting for the OS.
+    /// The backend data of `key`, if it still waits for the OS.
     #[inline]
-    pub(crate) fn location(&mut self, key: Key) -> Option<crate::sys::Location> {
+    pub(crate) fn waiting_extra(&mut self, key: Key) -> Option<&mut X> {
         match self.live(key) {
-            Some(slot) if slot.state == State::InFlight => Some(slot.extra.location),
+            Some(slot) if slot.state == State::InFlight => Some(&mut slot.extra),
             _ => None,
         }
     }
 
-    /// Records where the readiness engine keeps `key`.
+    /// The backend data of `key`, if the key is current and its slot occupied.
     #[inline]
-    pub(crate) fn set_location(&mut self, key: Key, location: crate::sys::Location) {
-        if let Some(slot) = self.live(key) {
-            slot.extra.location = location;
-        }
+    pub(crate) fn live_extra(&mut self, key: Key) -> Option<&mut X> {
+        self.live(key).map(|slot| &mut slot.extra)
     }
 
     /// Keys of all operations still awaiting the OS.
@@ -494,7 +493,7 @@ impl Table {
     }
 
     /// Takes back an operation that finished before reaching the OS (see
-    /// [`Engine::start`](crate::sys::Engine::start)), with its waiter, and frees the slot.
+    /// the backend's `start`), with its waiter, and frees the slot.
     ///
     /// # Safety
     ///
@@ -549,7 +548,7 @@ impl Table {
     }
 }
 
-impl Drop for Table {
+impl<X> Drop for Table<X> {
     fn drop(&mut self) {
         if self.awaiting_os > 0 {
             // The OS may still write into these slots' buffers: leak them rather than free

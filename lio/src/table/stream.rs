@@ -15,7 +15,7 @@ pub(crate) type StreamCallback = Box<dyn FnMut(&mut dyn Any)>;
 /// per operation type by the table's owner.
 pub(crate) type ItemFn = unsafe fn(op: *mut (), result: io::Result<u32>, flags: u32);
 
-impl Table {
+impl<X: Default> Table<X> {
     /// Stores a multishot operation: its OS results go to it one by one through `on_item`,
     /// and `deliver` (the slot's finish function) hands them to a stream callback or drops
     /// them for a detached stream.
@@ -25,7 +25,7 @@ impl Table {
         waiter: Waiter,
         on_item: ItemFn,
         deliver: FinishFn,
-    ) -> Result<Inserted<T>, (T, Waiter)> {
+    ) -> Result<Inserted<T, X>, (T, Waiter)> {
         let inserted = self.insert(op, waiter, false, deliver)?;
         let slot = self.slot_mut(inserted.key.index());
         slot.on_item = Some(on_item);

@@ -21,7 +21,7 @@ pub(crate) enum Waiter {
     Detached,
 }
 
-impl Table {
+impl<X: Default> Table<X> {
     /// Whether an operation of the driver's own task completed since the last call.
     #[inline]
     pub(crate) fn take_own_task_woken(&mut self) -> bool {

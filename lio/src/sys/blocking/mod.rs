@@ -19,7 +19,8 @@ pub use ops::BlockingOp;
 
 use super::fd_map::FdMap;
 use super::notify::Notifier;
-use crate::table::{Key, Table};
+use crate::sys::Table;
+use crate::table::Key;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
