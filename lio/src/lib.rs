@@ -65,7 +65,6 @@ pub mod op;
 
 mod block_on;
 mod builder;
-mod callback;
 mod convenience;
 mod convenience_net;
 mod driver;

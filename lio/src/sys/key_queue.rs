@@ -132,12 +132,14 @@ mod tests {
 
     #[test]
     fn dead_majority_is_swept_so_memory_follows_live_entries() {
+        // Miri interprets every step: a smaller queue shows the same sweeping there.
+        let n = if cfg!(miri) { 500 } else { 10_000 };
         let mut queue = KeyQueue::default();
         let mut dead = HashSet::new();
-        for i in 0..10_000 {
+        for i in 0..n {
             queue.push_back(Entry(key(i)));
         }
-        for i in 1..10_000 {
+        for i in 1..n {
             dead.insert(key(i));
             queue.remove_one(|k| !dead.contains(&k));
         }

@@ -8,9 +8,13 @@
 //! plus a generation, so a stale key (a late CQE, a dropped future) can never reach the next
 //! occupant of the slot.
 
+mod callback;
+mod cells;
 pub(crate) mod flags;
 mod key;
 mod stream;
+#[cfg(test)]
+mod tests;
 mod waiters;
 
 pub(crate) use key::Key;
@@ -18,6 +22,7 @@ use key::{GENERATION_MASK, NO_SLOT};
 pub(crate) use stream::{ItemFn, Polled, StreamCallback};
 pub(crate) use waiters::Waiter;
 
+use cells::Cells;
 use std::collections::VecDeque;
 use std::io;
 use std::mem::{self, MaybeUninit};
@@ -31,7 +36,7 @@ const CHUNK: usize = 64;
 const RESERVE: usize = 64;
 
 /// A callback with its operation type erased: it receives `&mut Option<T::Output>`.
-pub(crate) use crate::callback::Callback as ErasedCallback;
+pub(crate) use callback::Callback as ErasedCallback;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -55,10 +60,7 @@ pub(crate) enum Action {
 /// context it gave the table (`ctx`, type-erased: the table knows no driver).
 pub(crate) type FinishFn = unsafe fn(ctx: *const (), key: Key);
 
-#[repr(C, align(16))]
-struct Storage(MaybeUninit<[u8; INLINE_BYTES]>);
-
-struct Slot<X> {
+struct Slot {
     generation: u32,
     next_free: u32,
     state: State,
@@ -75,15 +77,12 @@ struct Slot<X> {
     finish: Option<FinishFn>,
     /// Set for multishot operations: each OS result goes to the operation as it arrives.
     on_item: Option<ItemFn>,
+    /// The operation: in the slot's inline storage (see [`cells`]) or boxed.
     op: *mut (),
-    /// Backend-owned per-slot data that must stay put while in flight (a deadline's
-    /// timespec, where the operation waits).
-    extra: X,
-    storage: Storage,
 }
 
-impl<X: Default> Slot<X> {
-    fn new(next_free: u32) -> Slot<X> {
+impl Slot {
+    fn new(next_free: u32) -> Slot {
         Slot {
             generation: 0,
             next_free,
@@ -98,8 +97,6 @@ impl<X: Default> Slot<X> {
             finish: None,
             on_item: None,
             op: std::ptr::null_mut(),
-            extra: X::default(),
-            storage: Storage(MaybeUninit::uninit()),
         }
     }
 }
@@ -112,7 +109,7 @@ enum Tell {
     Queue,
 }
 
-impl<X> Slot<X> {
+impl Slot {
     /// The OS is done with this slot: marks it completed (a cancel its deadline caused
     /// becomes `TimedOut`) and says how to tell its waiter.
     #[inline]
@@ -139,7 +136,7 @@ impl<X> Slot<X> {
 
 /// The slot of `key` in `chunks` if the key is current and the slot is occupied.
 #[inline]
-fn live_slot<X>(chunks: &mut [Box<[Slot<X>]>], key: Key) -> Option<&mut Slot<X>> {
+fn live_slot(chunks: &mut [Box<[Slot]>], key: Key) -> Option<&mut Slot> {
     let index = key.index();
     let slot = chunks.get_mut(index / CHUNK)?.get_mut(index % CHUNK)?;
     (slot.generation == key.generation() && slot.state != State::Free).then_some(slot)
@@ -154,7 +151,9 @@ pub(crate) struct Inserted<T, X> {
 
 /// The table of in-flight operations and the queue of completed ones.
 pub(crate) struct Table<X> {
-    chunks: Vec<Box<[Slot<X>]>>,
+    chunks: Vec<Box<[Slot]>>,
+    /// The slots' memory the OS may touch: inline operations and backend data.
+    cells: Cells<X>,
     free_head: u32,
     capacity: usize,
     used: usize,
@@ -178,6 +177,7 @@ impl<X: Default> Table<X> {
     pub(crate) fn new(capacity: usize) -> Table<X> {
         Table {
             chunks: Vec::new(),
+            cells: Cells::new(),
             free_head: NO_SLOT,
             capacity,
             used: 0,
@@ -235,18 +235,18 @@ impl<X: Default> Table<X> {
     }
 
     #[inline]
-    fn slot(&self, index: usize) -> &Slot<X> {
+    fn slot(&self, index: usize) -> &Slot {
         &self.chunks[index / CHUNK][index % CHUNK]
     }
 
     #[inline]
-    fn slot_mut(&mut self, index: usize) -> &mut Slot<X> {
+    fn slot_mut(&mut self, index: usize) -> &mut Slot {
         &mut self.chunks[index / CHUNK][index % CHUNK]
     }
 
     /// The slot of `key` if the key is current and the slot is occupied.
     #[inline]
-    fn live(&mut self, key: Key) -> Option<&mut Slot<X>> {
+    fn live(&mut self, key: Key) -> Option<&mut Slot> {
         live_slot(&mut self.chunks, key)
     }
 
@@ -274,11 +274,15 @@ impl<X: Default> Table<X> {
             self.grow();
         }
         let index = self.free_head as usize;
+        let (storage, extra) = self.cells.get(index);
+        // SAFETY: the slot is free, so neither the OS nor any pointer handed out uses its
+        // backend data; it is initialised (every cell starts with a default).
+        unsafe { *extra = X::default() };
         let slot = self.slot_mut(index);
         let next_free = slot.next_free;
         let fits = mem::size_of::<T>() <= INLINE_BYTES && mem::align_of::<T>() <= 16;
         let ptr = if fits {
-            let ptr = slot.storage.0.as_mut_ptr().cast::<T>();
+            let ptr = storage.cast::<T>();
             // SAFETY: the storage is free, large enough and aligned for `T` (checked above).
             unsafe { ptr.write(op) };
             ptr
@@ -295,9 +299,7 @@ impl<X: Default> Table<X> {
         slot.waiter = waiter;
         slot.finish = Some(finish);
         slot.on_item = None;
-        slot.extra = X::default();
         let key = Key::new(index as u32, slot.generation);
-        let extra: *mut X = &mut slot.extra;
         self.free_head = next_free;
         self.used += 1;
         self.awaiting_os += 1;
@@ -310,13 +312,14 @@ impl<X: Default> Table<X> {
 
     fn grow(&mut self) {
         let base = self.chunks.len() * CHUNK;
-        let chunk: Box<[Slot<X>]> = (0..CHUNK)
+        let chunk: Box<[Slot]> = (0..CHUNK)
             .map(|i| {
                 let next = base + i + 1;
                 Slot::new(if i + 1 == CHUNK { NO_SLOT } else { next as u32 })
             })
             .collect();
         self.chunks.push(chunk);
+        self.cells.grow();
         self.free_head = base as u32;
     }
 
@@ -421,7 +424,7 @@ impl<X: Default> Table<X> {
     #[inline]
     pub(crate) fn waiting_extra(&mut self, key: Key) -> Option<&mut X> {
         match self.live(key) {
-            Some(slot) if slot.state == State::InFlight => Some(&mut slot.extra),
+            Some(slot) if slot.state == State::InFlight => Some(self.extra_of(key)),
             _ => None,
         }
     }
@@ -429,7 +432,18 @@ impl<X: Default> Table<X> {
     /// The backend data of `key`, if the key is current and its slot occupied.
     #[inline]
     pub(crate) fn live_extra(&mut self, key: Key) -> Option<&mut X> {
-        self.live(key).map(|slot| &mut slot.extra)
+        self.live(key)?;
+        Some(self.extra_of(key))
+    }
+
+    /// The backend data of the occupied slot of `key`.
+    #[inline]
+    fn extra_of(&mut self, key: Key) -> &mut X {
+        // SAFETY: the slot is occupied, so its cell exists and is initialised; the backend
+        // only writes it through the pointer it got at insertion while it holds no borrow
+        // of the table, and the OS only reads it (a timespec), so for as long as this
+        // borrow of the table lasts nothing else writes it.
+        unsafe { &mut *self.cells.extra(key.index()) }
     }
 
     /// Keys of all operations still awaiting the OS.
@@ -554,6 +568,7 @@ impl<X> Drop for Table<X> {
             // The OS may still write into these slots' buffers: leak them rather than free
             // memory it can reach. The driver only gets here if cancelling timed out.
             mem::forget(mem::take(&mut self.chunks));
+            self.cells.leak();
         }
     }
 }
