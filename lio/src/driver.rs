@@ -4,7 +4,7 @@ use crate::block_on::OwnTask;
 use crate::builder::{Builder, Config};
 use crate::io::Io;
 use crate::op::{Cancel, CancelToken, DriverId, Op};
-use crate::sys::{Engine, Notifier, Table, WaitMode};
+use crate::sys::{Engine, Notifier, Platform, Table, WaitMode};
 use crate::table::{table_full, Action, Key, Waiter};
 use std::cell::{OnceCell, RefCell, RefMut};
 use std::fmt;
@@ -113,7 +113,7 @@ pub(crate) struct Shared {
 
 struct Inner {
     // Declared first so that the ring closes before the table frees (or leaks) slots.
-    engine: Engine,
+    engine: Platform,
     table: Table,
     fallback_reason: Option<String>,
 }
@@ -141,7 +141,7 @@ impl Lio {
     }
 
     pub(crate) fn with_config(config: Config) -> io::Result<Lio> {
-        let (engine, fallback_reason) = Engine::new(&config)?;
+        let (engine, fallback_reason) = Platform::new(&config)?;
         let table = Table::new(config.capacity);
         Ok(Lio {
             shared: Rc::new(Shared {
@@ -536,7 +536,7 @@ impl Shared {
     }
 
     /// Unregisters the groups of [`unregister_later`](Self::unregister_later), freeing their
-    /// ids, then registers a ring of `count` buffers (see [`Engine::register_buf_ring`]).
+    /// ids, then registers a ring of `count` buffers (see [`Engine::register_buf_ring`](crate::sys::Engine::register_buf_ring)).
     pub(crate) fn register_buf_ring(&self, count: u16) -> io::Result<Option<crate::sys::BufRing>> {
         let orphans = self.orphan_groups.take();
         self.with_inner(|engine, _| {
@@ -549,7 +549,7 @@ impl Shared {
     }
 
     /// Runs `step` on the engine and the table, borrowed for a short, non-reentrant step.
-    pub(crate) fn with_inner<R>(&self, step: impl FnOnce(&mut Engine, &mut Table) -> R) -> R {
+    pub(crate) fn with_inner<R>(&self, step: impl FnOnce(&mut Platform, &mut Table) -> R) -> R {
         let mut inner = self.inner.borrow_mut();
         let Inner { engine, table, .. } = &mut *inner;
         step(engine, table)
@@ -559,7 +559,7 @@ impl Shared {
     /// (for drop code that may run inside a driver step).
     pub(crate) fn try_with_inner<R>(
         &self,
-        step: impl FnOnce(&mut Engine, &mut Table) -> R,
+        step: impl FnOnce(&mut Platform, &mut Table) -> R,
     ) -> Option<R> {
         let mut inner = self.inner.try_borrow_mut().ok()?;
         let Inner { engine, table, .. } = &mut *inner;

@@ -4,6 +4,7 @@
 use crate::driver::{Lio, Shared};
 use crate::op::multishot::MultishotOp;
 use crate::op::CancelToken;
+use crate::sys::Engine as _;
 use crate::table::{table_full, Key, Polled, StreamCallback, Waiter};
 use std::any::Any;
 use std::future::Future;

@@ -9,6 +9,7 @@
 
 use crate::driver::{Lio, Shared};
 use crate::sys::BufRing;
+use crate::sys::Engine as _;
 use std::alloc::Layout;
 use std::cell::{Cell, RefCell};
 use std::fmt;

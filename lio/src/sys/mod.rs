@@ -1,67 +1,57 @@
-//! Backend selection, in this one place, and the contract every backend keeps.
+//! Backend selection, in this one place: which engines each target builds (the cfg
+//! aliases of `build.rs`), and what every engine gets from the rest of lio. The contract
+//! itself is the [`Engine`] trait (`engine.rs`); on Linux the run-time choice between
+//! io_uring and epoll is [`Fused`](fused::Fused) (`fused.rs`).
 //!
-//! # The backend contract
-//!
-//! A backend owns the OS's queue (an io_uring today; epoll, kqueue and IOCP later) and talks
-//! to the rest of lio only through the in-flight [`Table`](crate::table::Table):
-//!
-//! - `start(table, inserted, deadline)`: the operation already sits in its table slot, at an
-//!   address that will not move until its completion; the backend hands it to the OS and
-//!   records how many OS completions it expects, or returns the result at once when the
-//!   operation finished without the OS (an inline fast path, an argument error).
-//! - `cancel(table, key)`: asks the OS to stop an operation early. The operation still
-//!   completes through the table; the slot is freed only then.
-//! - `wait(table, mode)`: submits everything queued and waits per `mode` (not at all, until
-//!   at least one completion, or with a timeout), retrying `EINTR`, then reports every
-//!   completion to the table. It never calls user code.
-//! - `shutdown(table)`: cancels every running operation and waits for the OS to release them,
-//!   so that the table can free their memory; what the OS does not release in time is
-//!   leaked, never freed.
-//! - `waker()`: a `Send + Sync` handle that makes a blocked `wait` return from any thread.
-//!
-//! Each operation's backend half is a trait implemented per operation type in the backend's
-//! folder (io_uring: "prepare an SQE"), never a `match` over all operations.
+//! What each engine must provide: the [`Engine`] methods, and a backend half of every
+//! operation (the traits [`SysOp`] bundles).
 
-#[cfg(target_os = "linux")]
+mod engine;
+pub(crate) use engine::Engine;
+
+// Shared by the engines of every target that builds one.
+#[cfg(linux)]
 mod blocking;
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 mod fd_map;
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 mod inline;
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 mod key_queue;
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 mod notify;
-#[cfg(target_os = "linux")]
-mod readiness;
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 mod timers;
-#[cfg(target_os = "linux")]
-mod uring;
+#[cfg(linux)]
+pub(crate) use notify::Notifier;
 
-#[cfg(not(target_os = "linux"))]
+// The engines.
+#[cfg(readiness)]
+mod readiness;
+#[cfg(uring)]
+mod uring;
+#[cfg(uring)]
+pub(crate) use uring::{BufRing, Timespec};
+
+// The engine a driver of this target runs.
+#[cfg(linux)]
+mod fused;
+#[cfg(linux)]
+pub(crate) use fused::Fused as Platform;
+
+#[cfg(not(linux))]
 compile_error!(
     "lio currently supports Linux (io_uring, epoll); kqueue and IOCP backends are planned"
 );
 
-#[cfg(target_os = "linux")]
-pub(crate) use notify::Notifier;
-#[cfg(target_os = "linux")]
-pub(crate) use uring::{BufRing, Timespec};
-
-use crate::builder::Config;
 use crate::table::Key;
-use crate::Backend;
-use std::io;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Everything a backend of this platform needs from an operation. Sealed: the module is
 /// private, so only lio's own operations implement it.
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 pub trait SysOp: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp {}
 
-#[cfg(target_os = "linux")]
+#[cfg(linux)]
 impl<T: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp> SysOp for T {}
 
 /// What an operation's backend half sees when it is prepared: the driver's settings.
@@ -124,102 +114,6 @@ impl Locations for Table {
     }
 }
 
-/// The engine of a driver: one backend, chosen at run time.
-// One engine exists per driver, inside its shared state: boxing the larger variant would
-// only add an indirection to every submission.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Engine {
-    Uring(uring::Engine),
-    Readiness(readiness::Engine),
-}
-
-/// Calls the same method on whichever backend runs.
-macro_rules! on_backend {
-    ($engine:expr, $backend:ident => $call:expr) => {
-        match $engine {
-            Engine::Uring($backend) => $call,
-            Engine::Readiness($backend) => $call,
-        }
-    };
-}
-
-impl Engine {
-    /// Starts the backend `config` (or `LIO_BACKEND`) asks for; without a request, io_uring,
-    /// falling back to epoll when the kernel refuses io_uring. Returns the engine and the
-    /// reason for a fallback.
-    pub(crate) fn new(config: &Config) -> io::Result<(Engine, Option<String>)> {
-        let wanted = match config.backend {
-            Some(backend) => Some(backend),
-            None => Backend::from_env()?,
-        };
-        match wanted {
-            Some(Backend::IoUring) => Ok((Engine::Uring(uring::Engine::new(config)?), None)),
-            Some(Backend::Epoll) => Ok((Engine::Readiness(readiness::Engine::new(config)?), None)),
-            None => match uring::Engine::new(config) {
-                Ok(engine) => Ok((Engine::Uring(engine), None)),
-                Err(e) if uring::may_fall_back(&e) => {
-                    let reason = format!("io_uring unavailable ({e}); using epoll");
-                    Ok((
-                        Engine::Readiness(readiness::Engine::new(config)?),
-                        Some(reason),
-                    ))
-                }
-                Err(e) => Err(e),
-            },
-        }
-    }
-
-    pub(crate) fn backend(&self) -> Backend {
-        match self {
-            Engine::Uring(_) => Backend::IoUring,
-            Engine::Readiness(_) => Backend::Epoll,
-        }
-    }
-
-    #[inline]
-    pub(crate) fn start<T: SysOp>(
-        &mut self,
-        table: &mut Table,
-        inserted: Inserted<T>,
-        deadline: Option<Duration>,
-    ) -> Option<io::Result<u32>> {
-        on_backend!(self, engine => engine.start(table, inserted, deadline))
-    }
-
-    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
-        on_backend!(self, engine => engine.cancel(table, key))
-    }
-
-    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
-        on_backend!(self, engine => engine.wait(table, mode))
-    }
-
-    pub(crate) fn notifier(&mut self, table: &mut Table) -> Arc<Notifier> {
-        on_backend!(self, engine => engine.notifier(table))
-    }
-
-    pub(crate) fn shutdown(&mut self, table: &mut Table) {
-        on_backend!(self, engine => engine.shutdown(table))
-    }
-
-    /// Registers a provided-buffer ring of `count` buffers with the kernel; `None` on
-    /// backends that hand out pool buffers themselves.
-    pub(crate) fn register_buf_ring(&mut self, count: u16) -> io::Result<Option<BufRing>> {
-        match self {
-            Engine::Uring(engine) => engine.register_buf_ring(count).map(Some),
-            Engine::Readiness(_) => Ok(None),
-        }
-    }
-
-    /// Unregisters the ring of `group` from [`register_buf_ring`](Self::register_buf_ring);
-    /// its id may then be reused.
-    pub(crate) fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
-        match self {
-            Engine::Uring(engine) => engine.unregister_buf_ring(group),
-            Engine::Readiness(_) => Ok(()),
-        }
-    }
-}
 /// How long a backend's `wait` may block.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum WaitMode {

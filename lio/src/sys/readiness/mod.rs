@@ -132,7 +132,7 @@ impl FdState {
 }
 
 /// The readiness engine over epoll.
-pub(crate) struct Engine {
+pub(crate) struct Readiness {
     poller: Epoll,
     notifier: Arc<Notifier>,
     fds: FdMap<RawFd, FdState>,
@@ -151,12 +151,12 @@ fn would_block(result: &io::Result<u32>) -> bool {
     matches!(result, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
-impl Engine {
-    pub(crate) fn new(config: &Config) -> io::Result<Engine> {
+impl Readiness {
+    pub(crate) fn new(config: &Config) -> io::Result<Self> {
         let poller = Epoll::new()?;
         let notifier = Arc::new(Notifier::new()?);
         poller.register(notifier.fd(), NOTIFIER)?;
-        Ok(Engine {
+        Ok(Readiness {
             poller,
             pool: Pool::new(config.pool_threads, notifier.clone()),
             notifier,
@@ -170,10 +170,165 @@ impl Engine {
         })
     }
 
+    /// Tries a pollable operation now if its descriptor may be ready and nothing is queued
+    /// before it; otherwise (or on `WouldBlock`) queues it. `Ok(Some)`: finished now.
+    #[inline]
+    fn park(
+        &mut self,
+        table: &mut Table,
+        fd: &Resource,
+        interest: Interest,
+        parked: Parked,
+        now: bool,
+    ) -> Result<Option<io::Result<u32>>, io::Result<u32>> {
+        let raw = fd.raw();
+        let state = self.state_of(fd).map_err(Err)?;
+        let direction = state.side(interest);
+        let first = direction
+            .queue
+            .is_empty(|k| parked_on(table, k, raw, interest));
+        if first && (direction.ready || now) {
+            // SAFETY: the operation sits in its table slot and nothing else touches it.
+            let attempt = unsafe { (parked.attempt)(parked.op) };
+            if !would_block(&attempt.result) {
+                if attempt.drained {
+                    direction.drained();
+                }
+                return Ok(Some(attempt.result));
+            }
+            direction.ready = false;
+        }
+        direction.queue.push_back(parked);
+        Ok(None)
+    }
+
+    /// Queues a multishot operation on `fd` and runs the queue at once if the descriptor
+    /// may be ready: its results go through the table as they come.
+    fn park_stream(
+        &mut self,
+        table: &mut Table,
+        fd: &Resource,
+        interest: Interest,
+        parked: Parked,
+    ) -> io::Result<()> {
+        let key = parked.key;
+        // Every socket can be polled: a descriptor epoll refuses is not one.
+        let state = self.state_of(fd).map_err(|e| match refuses_polling(&e) {
+            true => io::Error::from_raw_os_error(libc::ENOTSOCK),
+            false => e,
+        })?;
+        let direction = state.side(interest);
+        let raw = fd.raw();
+        let first = direction
+            .queue
+            .is_empty(|k| parked_on(table, k, raw, interest));
+        direction.queue.push_back(parked);
+        table.set_location(key, Location::Fd(raw, interest));
+        if direction.ready && first {
+            direction.run(table, raw, interest);
+        }
+        Ok(())
+    }
+
+    /// The state of `fd`, registering it with the poller the first time this `Resource`
+    /// is seen (or when its number now belongs to a different `Resource`).
+    #[inline]
+    fn state_of(&mut self, fd: &Resource) -> io::Result<&mut FdState> {
+        let raw = fd.raw();
+        let poller = &self.poller;
+        let state = self.fds.entry(raw).or_insert_with(|| FdState {
+            owner: fd.downgrade(),
+            read: Direction::new(),
+            write: Direction::new(),
+            registered: false,
+        });
+        if !state.registered || !fd.same_as(&state.owner) {
+            // A new `Resource` (or a number reused by one): register it. Operations queued
+            // under the old owner, if any, keep their places.
+            poller.register(fd.as_fd(), raw as u64)?;
+            state.owner = fd.downgrade();
+            state.registered = true;
+            for direction in [&mut state.read, &mut state.write] {
+                direction.ready = true;
+                direction.closed = false;
+            }
+        }
+        Ok(state)
+    }
+
+    /// Cancels `target` with `ECANCELED`, as io_uring's `ASYNC_CANCEL` would: `Ok` if it was
+    /// stopped, `EALREADY` if it is running on a pool thread, `ENOENT` if it is not in flight.
+    fn cancel_target(&mut self, table: &mut Table, target: Key) -> io::Result<u32> {
+        match self.unpark(table, target) {
+            Some(Location::Pool) if !self.pool.cancel(target) => {
+                table.set_location(target, Location::Pool);
+                Err(io::Error::from_raw_os_error(libc::EALREADY))
+            }
+            Some(_) => {
+                table.complete(target, Err(canceled()));
+                Ok(0)
+            }
+            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
+        }
+    }
+
+    /// Takes `key` out of wherever it waits (not out of a running pool job) and returns
+    /// where that was; `None` if it is not in flight here.
+    fn unpark(&mut self, table: &mut Table, key: Key) -> Option<Location> {
+        let location = table.location(key)?;
+        table.set_location(key, Location::None);
+        match location {
+            Location::Fd(raw, interest) => {
+                // O(1): the slot no longer says it waits there, so the queue skips it.
+                if let Some(state) = self.fds.get_mut(&raw) {
+                    let queue = &mut state.side(interest).queue;
+                    queue.remove_one(|k| parked_on(table, k, raw, interest));
+                }
+            }
+            Location::Timer | Location::Pool | Location::Lane(..) | Location::None => {}
+        }
+        (location != Location::None).then_some(location)
+    }
+
+    /// Completes the sleeps and enforces the deadlines that are due.
+    fn fire_timers(&mut self, table: &mut Table) {
+        if self.timers.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        while let Some((key, kind)) = self.timers.pop_due(now) {
+            let Some(location) = table.location(key) else {
+                continue;
+            };
+            match (kind, location) {
+                (TimerKind::Sleep, Location::Timer) => {
+                    self.unpark(table, key);
+                    table.complete(key, Err(io::Error::from_raw_os_error(libc::ETIME)));
+                }
+                (TimerKind::Deadline, Location::Pool) if !self.pool.cancel(key) => {}
+                (TimerKind::Deadline, _) => {
+                    self.unpark(table, key);
+                    table.complete(key, Err(timed_out()));
+                }
+                (TimerKind::Sleep, _) => {}
+            }
+        }
+        // Each running operation has at most two timers (a sleep and a deadline).
+        let bound = 2 * table.awaiting_os();
+        self.timers
+            .compact(bound, |key| table.location(key).is_some());
+    }
+}
+
+impl super::Engine for Readiness {
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Epoll
+    }
+
     /// Runs an inserted operation now, or parks it (on its descriptor, on the pool, or on a
     /// timer). Returns its result if it finished at once.
     #[inline]
-    pub(crate) fn start<T: SysOp>(
+    fn start<T: SysOp>(
         &mut self,
         table: &mut Table,
         inserted: Inserted<T>,
@@ -269,134 +424,14 @@ impl Engine {
         None
     }
 
-    /// Tries a pollable operation now if its descriptor may be ready and nothing is queued
-    /// before it; otherwise (or on `WouldBlock`) queues it. `Ok(Some)`: finished now.
-    #[inline]
-    fn park(
-        &mut self,
-        table: &mut Table,
-        fd: &Resource,
-        interest: Interest,
-        parked: Parked,
-        now: bool,
-    ) -> Result<Option<io::Result<u32>>, io::Result<u32>> {
-        let raw = fd.raw();
-        let state = self.state_of(fd).map_err(Err)?;
-        let direction = state.side(interest);
-        let first = direction
-            .queue
-            .is_empty(|k| parked_on(table, k, raw, interest));
-        if first && (direction.ready || now) {
-            // SAFETY: the operation sits in its table slot and nothing else touches it.
-            let attempt = unsafe { (parked.attempt)(parked.op) };
-            if !would_block(&attempt.result) {
-                if attempt.drained {
-                    direction.drained();
-                }
-                return Ok(Some(attempt.result));
-            }
-            direction.ready = false;
-        }
-        direction.queue.push_back(parked);
-        Ok(None)
-    }
-
-    /// Queues a multishot operation on `fd` and runs the queue at once if the descriptor
-    /// may be ready: its results go through the table as they come.
-    fn park_stream(
-        &mut self,
-        table: &mut Table,
-        fd: &Resource,
-        interest: Interest,
-        parked: Parked,
-    ) -> io::Result<()> {
-        let key = parked.key;
-        // Every socket can be polled: a descriptor epoll refuses is not one.
-        let state = self.state_of(fd).map_err(|e| match refuses_polling(&e) {
-            true => io::Error::from_raw_os_error(libc::ENOTSOCK),
-            false => e,
-        })?;
-        let direction = state.side(interest);
-        let raw = fd.raw();
-        let first = direction
-            .queue
-            .is_empty(|k| parked_on(table, k, raw, interest));
-        direction.queue.push_back(parked);
-        table.set_location(key, Location::Fd(raw, interest));
-        if direction.ready && first {
-            direction.run(table, raw, interest);
-        }
-        Ok(())
-    }
-
-    /// The state of `fd`, registering it with the poller the first time this `Resource`
-    /// is seen (or when its number now belongs to a different `Resource`).
-    #[inline]
-    fn state_of(&mut self, fd: &Resource) -> io::Result<&mut FdState> {
-        let raw = fd.raw();
-        let poller = &self.poller;
-        let state = self.fds.entry(raw).or_insert_with(|| FdState {
-            owner: fd.downgrade(),
-            read: Direction::new(),
-            write: Direction::new(),
-            registered: false,
-        });
-        if !state.registered || !fd.same_as(&state.owner) {
-            // A new `Resource` (or a number reused by one): register it. Operations queued
-            // under the old owner, if any, keep their places.
-            poller.register(fd.as_fd(), raw as u64)?;
-            state.owner = fd.downgrade();
-            state.registered = true;
-            for direction in [&mut state.read, &mut state.write] {
-                direction.ready = true;
-                direction.closed = false;
-            }
-        }
-        Ok(state)
-    }
-
     /// Cancels `key` for a detached handle; the cancel's own result is not needed.
-    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
+    fn cancel(&mut self, table: &mut Table, key: Key) {
         let _ = self.cancel_target(table, key);
-    }
-
-    /// Cancels `target` with `ECANCELED`, as io_uring's `ASYNC_CANCEL` would: `Ok` if it was
-    /// stopped, `EALREADY` if it is running on a pool thread, `ENOENT` if it is not in flight.
-    fn cancel_target(&mut self, table: &mut Table, target: Key) -> io::Result<u32> {
-        match self.unpark(table, target) {
-            Some(Location::Pool) if !self.pool.cancel(target) => {
-                table.set_location(target, Location::Pool);
-                Err(io::Error::from_raw_os_error(libc::EALREADY))
-            }
-            Some(_) => {
-                table.complete(target, Err(canceled()));
-                Ok(0)
-            }
-            None => Err(io::Error::from_raw_os_error(libc::ENOENT)),
-        }
-    }
-
-    /// Takes `key` out of wherever it waits (not out of a running pool job) and returns
-    /// where that was; `None` if it is not in flight here.
-    fn unpark(&mut self, table: &mut Table, key: Key) -> Option<Location> {
-        let location = table.location(key)?;
-        table.set_location(key, Location::None);
-        match location {
-            Location::Fd(raw, interest) => {
-                // O(1): the slot no longer says it waits there, so the queue skips it.
-                if let Some(state) = self.fds.get_mut(&raw) {
-                    let queue = &mut state.side(interest).queue;
-                    queue.remove_one(|k| parked_on(table, k, raw, interest));
-                }
-            }
-            Location::Timer | Location::Pool | Location::Lane(..) | Location::None => {}
-        }
-        (location != Location::None).then_some(location)
     }
 
     /// Submits nothing (operations start at once) and waits per `mode` for readiness,
     /// timers and pool completions. Returns whether a user's wake-up arrived.
-    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+    fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
         let mut timeout = match mode {
             WaitMode::NoWait => Some(Duration::ZERO),
             WaitMode::Block => None,
@@ -438,43 +473,14 @@ impl Engine {
         waited.map(|()| woke)
     }
 
-    /// Completes the sleeps and enforces the deadlines that are due.
-    fn fire_timers(&mut self, table: &mut Table) {
-        if self.timers.is_empty() {
-            return;
-        }
-        let now = Instant::now();
-        while let Some((key, kind)) = self.timers.pop_due(now) {
-            let Some(location) = table.location(key) else {
-                continue;
-            };
-            match (kind, location) {
-                (TimerKind::Sleep, Location::Timer) => {
-                    self.unpark(table, key);
-                    table.complete(key, Err(io::Error::from_raw_os_error(libc::ETIME)));
-                }
-                (TimerKind::Deadline, Location::Pool) if !self.pool.cancel(key) => {}
-                (TimerKind::Deadline, _) => {
-                    self.unpark(table, key);
-                    table.complete(key, Err(timed_out()));
-                }
-                (TimerKind::Sleep, _) => {}
-            }
-        }
-        // Each running operation has at most two timers (a sleep and a deadline).
-        let bound = 2 * table.awaiting_os();
-        self.timers
-            .compact(bound, |key| table.location(key).is_some());
-    }
-
     /// The notifier that wakes `wait` (a [`LioWaker`](crate::LioWaker) uses it).
-    pub(crate) fn notifier(&mut self, _table: &mut Table) -> Arc<Notifier> {
+    fn notifier(&mut self, _table: &mut Table) -> Arc<Notifier> {
         self.notifier.clone()
     }
 
     /// Cancels everything: parked operations and sleeps complete with `ECANCELED`; the pool
     /// drops queued jobs and waits (bounded) for running ones.
-    pub(crate) fn shutdown(&mut self, table: &mut Table) {
+    fn shutdown(&mut self, table: &mut Table) {
         for (raw, mut state) in self.fds.drain() {
             for (interest, queue) in [
                 (Interest::Read, &mut state.read.queue),

@@ -57,7 +57,7 @@ fn bounded(mode: WaitMode, at: Instant) -> WaitMode {
 }
 
 /// The io_uring driver state.
-pub(crate) struct Engine {
+pub(crate) struct Uring {
     ring: IoUring,
     probe: Box<Probe>,
     ctx: PrepareContext,
@@ -118,9 +118,9 @@ pub(crate) fn may_fall_back(error: &io::Error) -> bool {
         )
 }
 
-impl Engine {
+impl Uring {
     /// Sets up a ring with the fastest flags the kernel accepts and probes its opcodes.
-    pub(crate) fn new(config: &Config) -> io::Result<Engine> {
+    pub(crate) fn new(config: &Config) -> io::Result<Self> {
         let cq = (config.capacity.max(config.entries as usize) * 2).next_power_of_two();
         let cq = u32::try_from(cq).unwrap_or(u32::MAX / 2 + 1);
         let attempts: [fn(&mut io_uring::Builder); 3] = [
@@ -180,7 +180,7 @@ impl Engine {
         }
         let notifier = Arc::new(Notifier::new()?);
         let send_zc = probe.is_supported(opcode::SendZc::CODE);
-        Ok(Engine {
+        Ok(Uring {
             ring,
             probe,
             ctx: PrepareContext {
@@ -195,75 +195,6 @@ impl Engine {
             next_group: 0,
             free_groups: Vec::new(),
         })
-    }
-
-    /// Hands an inserted operation to the kernel. Returns its result instead if it finished
-    /// without the kernel (an inline write, an argument error, an unsupported opcode): the
-    /// caller then owns the slot again.
-    pub(crate) fn start<T: SysOp>(
-        &mut self,
-        table: &mut Table,
-        inserted: Inserted<T>,
-        deadline: Option<Duration>,
-    ) -> Option<io::Result<u32>> {
-        let key = inserted.key;
-        // SAFETY: the table just stored the operation at this address; it stays there, and
-        // nothing else references it, until its completion is taken.
-        let op = unsafe { &mut *inserted.op };
-        let lane = op.lane();
-        if !lane.is_some_and(|lane| self.lanes.is_busy(lane)) {
-            if let Some(result) = op.try_inline(&self.ctx) {
-                return Some(result);
-            }
-        }
-        let entry = match op.prepare() {
-            Ok(entry) => entry,
-            Err(e) => return Some(Err(e)),
-        };
-        if !self.probe.is_supported(entry.get_opcode() as u8) {
-            // An opcode this kernel lacks: run the operation on the blocking pool.
-            let job = match op.job() {
-                Ok(job) => job,
-                Err(e) => return Some(Err(e)),
-            };
-            if let Err(e) = self.pool.submit(key, job) {
-                return Some(Err(e));
-            }
-            table.set_location(key, Location::Pool);
-            self.arm_deadline(key, deadline);
-            self.arm_waker(table);
-            return None;
-        }
-        if let Some(target) = op.cancel_target() {
-            if let Some(result) = self.cancel_queued(table, target) {
-                return Some(result);
-            }
-        }
-        let entry = entry.user_data(key.to_user_data());
-        op.submitted();
-        let waiting = Waiting {
-            key,
-            entry,
-            deadline: deadline.and_then(|d| Instant::now().checked_add(d)),
-            extra: inserted.extra,
-        };
-        let waiting = match lane {
-            Some(lane) => match self.lanes.claim(lane, waiting) {
-                Some(waiting) => {
-                    table.set_location(key, Location::Fd(lane.0, lane.1));
-                    waiting
-                }
-                None => {
-                    // Queued behind the lane's operation: its deadline runs from now.
-                    table.set_location(key, Location::Lane(lane.0, lane.1));
-                    self.arm_deadline(key, deadline);
-                    return None;
-                }
-            },
-            None => waiting,
-        };
-        self.submit(table, waiting, deadline);
-        None
     }
 
     /// Pushes a prepared entry, linked to a timeout when it has a deadline (`after` counts
@@ -363,21 +294,6 @@ impl Engine {
         Some(Ok(0))
     }
 
-    /// Asks the kernel to cancel `key`; its completion still arrives through the table.
-    pub(crate) fn cancel(&mut self, table: &mut Table, key: Key) {
-        if self.cancel_queued(table, key).is_some() {
-            return;
-        }
-        if self.pool.cancel(key) {
-            table.complete(key, Err(pal::canceled()));
-            return;
-        }
-        let entry = opcode::AsyncCancel::new(key.to_user_data())
-            .build()
-            .user_data(IGNORED);
-        self.push(table, &[entry]);
-    }
-
     /// Pushes entries, flushing the submission queue to the kernel first if they do not fit.
     #[inline]
     fn push(&mut self, table: &mut Table, entries: &[squeue::Entry]) {
@@ -398,23 +314,6 @@ impl Engine {
                 self.drain(table);
             }
         }
-    }
-
-    /// Submits everything queued and waits according to `mode`, then drains completions.
-    /// Returns whether the waker fired.
-    pub(crate) fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
-        let mode = match self.timers.next() {
-            None => mode,
-            Some(at) => bounded(mode, at),
-        };
-        let result = match mode {
-            WaitMode::NoWait => self.enter(table, 0, None),
-            WaitMode::Block => self.enter(table, 1, None),
-            WaitMode::Timeout(d) => self.enter(table, 1, Some(d)),
-        };
-        let woke = self.drain(table);
-        self.fire_timers(table);
-        result.map(|()| woke)
     }
 
     /// One `io_uring_enter` that submits the queue and waits for `want` completions (with
@@ -519,12 +418,6 @@ impl Engine {
         woke
     }
 
-    /// The notifier that wakes a blocked `wait`, its poll armed in the ring on first use.
-    pub(crate) fn notifier(&mut self, table: &mut Table) -> Arc<Notifier> {
-        self.arm_waker(table);
-        self.notifier.clone()
-    }
-
     fn arm_waker(&mut self, table: &mut Table) {
         if self.waker_armed {
             return;
@@ -540,7 +433,7 @@ impl Engine {
 
     /// Registers a buffer ring of `count` buffers under a new group id, incremental if the
     /// kernel supports it. The caller fills and publishes it.
-    pub(crate) fn register_buf_ring(&mut self, count: u16) -> io::Result<BufRing> {
+    pub(crate) fn register_ring(&mut self, count: u16) -> io::Result<BufRing> {
         let (group, next) = match self.free_groups.last() {
             Some(&group) => (group, self.next_group),
             None => {
@@ -581,7 +474,7 @@ impl Engine {
 
     /// Unregisters the buffer ring of `group`: the kernel no longer reads it or fills its
     /// buffers, and the id is free for the next ring.
-    pub(crate) fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
+    pub(crate) fn unregister_ring(&mut self, group: u16) -> io::Result<()> {
         self.ring.submitter().unregister_buf_ring(group)?;
         debug_assert!(
             !self.free_groups.contains(&group),
@@ -590,9 +483,130 @@ impl Engine {
         self.free_groups.push(group);
         Ok(())
     }
+}
+
+impl super::Engine for Uring {
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::IoUring
+    }
+
+    fn register_buf_ring(&mut self, count: u16) -> io::Result<Option<BufRing>> {
+        self.register_ring(count).map(Some)
+    }
+
+    fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
+        self.unregister_ring(group)
+    }
+
+    /// Hands an inserted operation to the kernel. Returns its result instead if it finished
+    /// without the kernel (an inline write, an argument error, an unsupported opcode): the
+    /// caller then owns the slot again.
+    fn start<T: SysOp>(
+        &mut self,
+        table: &mut Table,
+        inserted: Inserted<T>,
+        deadline: Option<Duration>,
+    ) -> Option<io::Result<u32>> {
+        let key = inserted.key;
+        // SAFETY: the table just stored the operation at this address; it stays there, and
+        // nothing else references it, until its completion is taken.
+        let op = unsafe { &mut *inserted.op };
+        let lane = op.lane();
+        if !lane.is_some_and(|lane| self.lanes.is_busy(lane)) {
+            if let Some(result) = op.try_inline(&self.ctx) {
+                return Some(result);
+            }
+        }
+        let entry = match op.prepare() {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e)),
+        };
+        if !self.probe.is_supported(entry.get_opcode() as u8) {
+            // An opcode this kernel lacks: run the operation on the blocking pool.
+            let job = match op.job() {
+                Ok(job) => job,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Err(e) = self.pool.submit(key, job) {
+                return Some(Err(e));
+            }
+            table.set_location(key, Location::Pool);
+            self.arm_deadline(key, deadline);
+            self.arm_waker(table);
+            return None;
+        }
+        if let Some(target) = op.cancel_target() {
+            if let Some(result) = self.cancel_queued(table, target) {
+                return Some(result);
+            }
+        }
+        let entry = entry.user_data(key.to_user_data());
+        op.submitted();
+        let waiting = Waiting {
+            key,
+            entry,
+            deadline: deadline.and_then(|d| Instant::now().checked_add(d)),
+            extra: inserted.extra,
+        };
+        let waiting = match lane {
+            Some(lane) => match self.lanes.claim(lane, waiting) {
+                Some(waiting) => {
+                    table.set_location(key, Location::Fd(lane.0, lane.1));
+                    waiting
+                }
+                None => {
+                    // Queued behind the lane's operation: its deadline runs from now.
+                    table.set_location(key, Location::Lane(lane.0, lane.1));
+                    self.arm_deadline(key, deadline);
+                    return None;
+                }
+            },
+            None => waiting,
+        };
+        self.submit(table, waiting, deadline);
+        None
+    }
+
+    /// Asks the kernel to cancel `key`; its completion still arrives through the table.
+    fn cancel(&mut self, table: &mut Table, key: Key) {
+        if self.cancel_queued(table, key).is_some() {
+            return;
+        }
+        if self.pool.cancel(key) {
+            table.complete(key, Err(pal::canceled()));
+            return;
+        }
+        let entry = opcode::AsyncCancel::new(key.to_user_data())
+            .build()
+            .user_data(IGNORED);
+        self.push(table, &[entry]);
+    }
+
+    /// Submits everything queued and waits according to `mode`, then drains completions.
+    /// Returns whether the waker fired.
+    fn wait(&mut self, table: &mut Table, mode: WaitMode) -> io::Result<bool> {
+        let mode = match self.timers.next() {
+            None => mode,
+            Some(at) => bounded(mode, at),
+        };
+        let result = match mode {
+            WaitMode::NoWait => self.enter(table, 0, None),
+            WaitMode::Block => self.enter(table, 1, None),
+            WaitMode::Timeout(d) => self.enter(table, 1, Some(d)),
+        };
+        let woke = self.drain(table);
+        self.fire_timers(table);
+        result.map(|()| woke)
+    }
+
+    /// The notifier that wakes a blocked `wait`, its poll armed in the ring on first use.
+    fn notifier(&mut self, table: &mut Table) -> Arc<Notifier> {
+        self.arm_waker(table);
+        self.notifier.clone()
+    }
 
     /// Cancels every running operation and waits (bounded) for the kernel to release them.
-    pub(crate) fn shutdown(&mut self, table: &mut Table) {
+    fn shutdown(&mut self, table: &mut Table) {
         for key in table.running_keys() {
             self.cancel(table, key);
         }
