@@ -1,7 +1,9 @@
 //! Platform primitives (layer 0): what every layer above may use without naming the
 //! platform's own types. Today: lio's `io::Error` constructors and tests for the OS error
-//! codes the portable layers care about.
+//! codes the portable layers care about, and the one `EINTR` loop.
 
 mod error;
+mod syscall;
 
 pub(crate) use error::{canceled, is_canceled};
+pub(crate) use syscall::{retry_eintr, syscall};

@@ -64,19 +64,15 @@ fn wants_inline(fd: &Resource, len: usize, max: usize) -> bool {
 
 /// Writes `bufs` to `fd` at `offset` (or the file position), retrying `EINTR`.
 fn write(fd: &Resource, bufs: &[IoSlice<'_>], offset: Option<u64>) -> io::Result<u32> {
-    loop {
-        let result = match (bufs, offset) {
+    crate::pal::retry_eintr(|| {
+        let written = match (bufs, offset) {
             ([one], None) => rustix::io::write(fd, one),
             ([one], Some(off)) => rustix::io::pwrite(fd, one, off),
             (many, None) => rustix::io::writev(fd, many),
             (many, Some(off)) => rustix::io::pwritev(fd, many, off),
         };
-        match result {
-            Ok(n) => return Ok(n as u32),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+        written.map(|n| n as u32).map_err(io::Error::from)
+    })
 }
 
 /// The initialised bytes of `buf`, capped at `max`.

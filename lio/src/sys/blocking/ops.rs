@@ -18,18 +18,7 @@ pub trait BlockingOp {
 }
 
 /// Runs `call` until it does not fail with `EINTR`; a negative return is the OS error.
-pub(super) fn retry(mut call: impl FnMut() -> isize) -> io::Result<u32> {
-    loop {
-        let ret = call();
-        if ret >= 0 {
-            return Ok(ret as u32);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-}
+pub(super) use crate::pal::syscall as retry;
 
 pub(super) fn job(run: unsafe fn(&JobArgs) -> io::Result<u32>, args: JobArgs) -> io::Result<Job> {
     Ok(Job {

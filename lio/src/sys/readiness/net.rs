@@ -20,18 +20,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 /// Runs a socket call that does not block, retrying `EINTR`.
-pub(super) fn call(mut syscall: impl FnMut() -> isize) -> io::Result<u32> {
-    loop {
-        let ret = syscall();
-        if ret >= 0 {
-            return Ok(ret as u32);
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
-}
+pub(super) use crate::pal::syscall as call;
 
 /// `send(2)` as the bare system call (`sendto` without an address): glibc's wrapper is a
 /// thread-cancellation point, which costs two calls on every send for nothing here.
@@ -93,15 +82,10 @@ pub(super) fn ready_now(fd: RawFd, events: i16) -> bool {
         events,
         revents: 0,
     };
-    loop {
-        // SAFETY: one valid `pollfd` on the stack; a zero timeout never blocks.
-        match unsafe { libc::poll(&mut pollfd, 1, 0) } {
-            0 => return false,
-            n if n > 0 => return true,
-            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            _ => return true,
-        }
-    }
+    // SAFETY: one valid `pollfd` on the stack; a zero timeout never blocks.
+    let polled = call(|| unsafe { libc::poll(&mut pollfd, 1, 0) } as isize);
+    // An error other than EINTR counts as ready: the operation's own call reports it.
+    !matches!(polled, Ok(0))
 }
 
 /// Polls a socket operation on `fd`; a descriptor that cannot be a socket fails with

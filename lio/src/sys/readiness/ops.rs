@@ -5,6 +5,7 @@ use super::super::inline::InlineWrite;
 use super::super::PrepareContext;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::op::{self, checked_offset};
+use crate::pal;
 use crate::resource::FileKind;
 use crate::table::Key;
 use crate::Resource;
@@ -135,46 +136,23 @@ pub(super) fn short_transfer(fd: &Resource, n: usize, wanted: usize) -> bool {
 /// Stream descriptors have no offset, so a requested offset is ignored, as io_uring does.
 fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
     let wanted: usize = iov.iter().map(|v| v.iov_len).sum();
-    loop {
-        // SAFETY: the iovecs describe buffers owned by the operation, which stays in its
-        // table slot, untouched by anything else, during the call.
-        let ret = unsafe {
-            if write {
-                libc::pwritev2(
-                    fd.raw(),
-                    iov.as_ptr(),
-                    iov.len() as i32,
-                    -1,
-                    libc::RWF_NOWAIT,
-                )
-            } else {
-                libc::preadv2(
-                    fd.raw(),
-                    iov.as_ptr(),
-                    iov.len() as i32,
-                    -1,
-                    libc::RWF_NOWAIT,
-                )
-            }
-        };
-        if ret >= 0 {
-            let n = ret as usize;
-            return Attempt {
-                result: Ok(n as u32),
-                drained: short_transfer(fd, n, wanted),
-                flags: 0,
-            };
+    let (raw, count) = (fd.raw(), iov.len() as i32);
+    // SAFETY: the iovecs describe buffers owned by the operation, which stays in its table
+    // slot, untouched by anything else, during the call.
+    let result = pal::syscall(|| unsafe {
+        if write {
+            libc::pwritev2(raw, iov.as_ptr(), count, -1, libc::RWF_NOWAIT)
+        } else {
+            libc::preadv2(raw, iov.as_ptr(), count, -1, libc::RWF_NOWAIT)
         }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            // `WouldBlock` is handled by the engine; any other error (a reset, a closed
-            // pipe) will repeat at once for the next operation, so readiness stays set.
-            return Attempt {
-                result: Err(error),
-                drained: false,
-                flags: 0,
-            };
-        }
+    });
+    // `WouldBlock` is handled by the engine; any other error (a reset, a closed pipe) will
+    // repeat at once for the next operation, so readiness stays set.
+    let drained = matches!(result, Ok(n) if short_transfer(fd, n as usize, wanted));
+    Attempt {
+        result,
+        drained,
+        flags: 0,
     }
 }
 
@@ -186,32 +164,22 @@ fn nowait(fd: &Resource, iov: &[libc::iovec], write: bool) -> Attempt {
 /// `RWF_NOWAIT` (then it is not asked again).
 fn cached_read(fd: &Resource, iov: &[libc::iovec], offset: u64) -> Option<io::Result<u32>> {
     let wanted: usize = iov.iter().map(|v| v.iov_len).sum();
-    loop {
-        // SAFETY: the iovecs describe buffers owned by the operation, which stays in its
-        // table slot, untouched by anything else, during the call.
-        let ret = unsafe {
-            libc::preadv2(
-                fd.raw(),
-                iov.as_ptr(),
-                iov.len() as i32,
-                offset as i64,
-                libc::RWF_NOWAIT,
-            )
-        };
-        if ret >= 0 {
-            let n = ret as usize;
-            return (n == wanted || n == 0).then_some(Ok(n as u32));
-        }
-        let error = io::Error::last_os_error();
-        match error.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return None,
+    let (raw, count) = (fd.raw(), iov.len() as i32);
+    // SAFETY: the iovecs describe buffers owned by the operation, which stays in its table
+    // slot, untouched by anything else, during the call.
+    let result = pal::syscall(|| unsafe {
+        libc::preadv2(raw, iov.as_ptr(), count, offset as i64, libc::RWF_NOWAIT)
+    });
+    match result {
+        Ok(n) => (n as usize == wanted || n == 0).then_some(Ok(n)),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EAGAIN) => None,
             Some(libc::EOPNOTSUPP) => {
                 fd.set_kind(FileKind::Other);
-                return None;
+                None
             }
-            _ => return Some(Err(error)),
-        }
+            _ => Some(Err(e)),
+        },
     }
 }
 
