@@ -31,7 +31,7 @@ pub(crate) unsafe fn mark_filled<B: IoBufMut>(buf: &mut B, reported: u32, offere
 
 /// Spreads `reported` bytes over `bufs` in order and marks them initialised. The kernel got
 /// one `iovec` per buffer of its capacity, until `budget` bytes in all (as
-/// [`iovecs`](crate::op::iovecs) builds them); each buffer takes at most its `iovec`'s
+/// the operations' `iovecs` builds them); each buffer takes at most its `iovec`'s
 /// length. Returns the bytes stored in all.
 ///
 /// # Safety
@@ -45,7 +45,7 @@ pub(crate) unsafe fn mark_filled_vectored<B: IoBufMut>(
     let mut left = reported;
     let mut stored = 0;
     for buf in bufs {
-        let offered = crate::op::take_up_to(&mut budget, buf.buf_capacity());
+        let offered = take_up_to(&mut budget, buf.buf_capacity());
         // SAFETY: forwarded: the kernel filled this buffer's iovec before the next one.
         let filled = unsafe { mark_filled(buf, left, offered) };
         left -= filled as u32;
@@ -63,4 +63,13 @@ pub(crate) fn transferred(reported: u32, offered: usize) -> usize {
         "lio: the OS reported {reported} bytes of a {offered}-byte transfer"
     );
     (reported as usize).min(offered)
+}
+
+/// Takes `len` bytes, or what is `left` if less, from the budget `left` (the bytes one
+/// vectored call may still move).
+#[inline]
+pub(crate) fn take_up_to(left: &mut usize, len: usize) -> usize {
+    let len = len.min(*left);
+    *left -= len;
+    len
 }

@@ -1,7 +1,7 @@
 //! File data operations: read, write, vectored forms, sync, allocation, truncation.
 
 use super::{Op, MAX_RW};
-use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred};
+use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::resource::FileKind;
 use crate::Resource;
@@ -220,14 +220,6 @@ pub(crate) fn iovecs(parts: impl Iterator<Item = (*mut u8, usize)>) -> Vec<libc:
             iov_len: take_up_to(&mut left, len),
         })
         .collect()
-}
-
-/// Takes `len` bytes, or what is `left` if less, from the budget `left`.
-#[inline]
-pub(crate) fn take_up_to(left: &mut usize, len: usize) -> usize {
-    let len = len.min(*left);
-    *left -= len;
-    len
 }
 
 /// Flushes a file's data and metadata (`fsync`), or only its data with

@@ -13,7 +13,7 @@ mod net;
 mod path;
 mod time;
 
-pub(crate) use fs::{iovecs, position_fd, take_up_to};
+pub(crate) use fs::{iovecs, position_fd};
 pub use fs::{Fallocate, Fsync, Ftruncate, Read, Readv, Write, Writev};
 pub(crate) use misc::DriverId;
 pub use misc::{Cancel, CancelToken, Nop};

@@ -4,8 +4,8 @@
 //! completion; every backend goes through `sendmsg`/`recvmsg`.
 
 use super::net::{checked, FromSockAddr};
-use super::{iovec_count, iovecs, take_up_to, Op, MAX_RW};
-use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred};
+use super::{iovec_count, iovecs, Op, MAX_RW};
+use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::net::SockAddr;
 use crate::Resource;
