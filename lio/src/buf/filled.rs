@@ -31,7 +31,7 @@ pub(crate) unsafe fn mark_filled<B: IoBufMut>(buf: &mut B, reported: u32, offere
 
 /// Spreads `reported` bytes over `bufs` in order and marks them initialised. The kernel got
 /// one `iovec` per buffer of its capacity, until `budget` bytes in all (as
-/// the operations' `iovecs` builds them); each buffer takes at most its `iovec`'s
+/// `op::iovecs` builds them); each buffer takes at most its `iovec`'s
 /// length. Returns the bytes stored in all.
 ///
 /// # Safety
