@@ -389,7 +389,7 @@ impl Lio {
         deadline: Option<Duration>,
         waiter: Waiter,
     ) -> Start<T> {
-        if let Err(e) = op.check_driver(self.shared.id) {
+        if let Err(e) = op.validate(self.shared.id()) {
             return Start::Done(op.complete(Err(e)), waiter);
         }
         let mut inner = self.shared.inner.borrow_mut();
@@ -504,6 +504,11 @@ impl Shared {
     pub(crate) unsafe fn from_ctx<'a>(ctx: *const ()) -> &'a Shared {
         // SAFETY: the caller's contract.
         unsafe { &*ctx.cast::<Shared>() }
+    }
+
+    /// Who this driver is.
+    pub(crate) fn id(&self) -> DriverId {
+        self.id
     }
 
     /// A token naming this driver's operation `key`.

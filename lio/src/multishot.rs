@@ -298,6 +298,9 @@ impl Shared {
         op: T,
         waiter: Waiter,
     ) -> Result<Key, (io::Error, Waiter)> {
+        if let Err(e) = op.validate(self.id()) {
+            return Err((e, waiter));
+        }
         if op.pool().is_some_and(|pool| !pool.belongs_to(self)) {
             let error = io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -1,6 +1,6 @@
 //! File data operations: read, write, vectored forms, sync, allocation, truncation.
 
-use super::{Op, MAX_RW};
+use super::{checked_offset, iovec_count, DriverId, Op, MAX_RW};
 use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::resource::FileKind;
@@ -47,6 +47,11 @@ impl<B: IoBufMut> Read<B> {
 
 impl<B: IoBufMut> Op for Read<B> {
     type Output = BufResult<usize, B>;
+
+    fn validate(&self, _driver: DriverId) -> io::Result<()> {
+        checked_offset(self.offset).map(drop)
+    }
+
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
         let offered = self.len() as usize;
         // SAFETY: the kernel was handed the first `len() <= capacity` bytes of the buffer
@@ -93,6 +98,11 @@ impl<B: IoBuf> Write<B> {
 
 impl<B: IoBuf> Op for Write<B> {
     type Output = BufResult<usize, B>;
+
+    fn validate(&self, _driver: DriverId) -> io::Result<()> {
+        checked_offset(self.offset).map(drop)
+    }
+
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         let offered = self.len() as usize;
         (result.map(|n| transferred(n, offered)), self.buf)
@@ -133,6 +143,12 @@ impl<B: IoBufMut> Readv<B> {
 
 impl<B: IoBufMut> Op for Readv<B> {
     type Output = BufResult<usize, Vec<B>>;
+
+    fn validate(&self, _driver: DriverId) -> io::Result<()> {
+        checked_offset(self.offset)?;
+        iovec_count(self.bufs.len()).map(drop)
+    }
+
     fn complete(mut self, result: io::Result<u32>) -> Self::Output {
         // SAFETY: every backend hands the kernel `iovecs` of these buffers' capacities,
         // capped at MAX_RW in all, and the kernel fills them in order.
@@ -176,6 +192,12 @@ impl<B: IoBuf> Writev<B> {
 
 impl<B: IoBuf> Op for Writev<B> {
     type Output = BufResult<usize, Vec<B>>;
+
+    fn validate(&self, _driver: DriverId) -> io::Result<()> {
+        checked_offset(self.offset)?;
+        iovec_count(self.bufs.len()).map(drop)
+    }
+
     fn complete(self, result: io::Result<u32>) -> Self::Output {
         let mut left = MAX_RW;
         let offered = self

@@ -79,7 +79,7 @@ impl Op for Cancel {
     type Output = io::Result<()>;
     const USES_RESERVE: bool = true;
 
-    fn check_driver(&self, driver: DriverId) -> io::Result<()> {
+    fn validate(&self, driver: DriverId) -> io::Result<()> {
         if self.target.driver != driver {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,

@@ -43,12 +43,13 @@ pub trait Op: crate::sys::SysOp + Sized + 'static {
     #[doc(hidden)]
     const USES_RESERVE: bool = false;
 
-    /// Checks, before anything is submitted, that the operation may run on the driver
-    /// `driver` (a cancel must name an operation of that driver). An error completes the
-    /// operation at once.
+    /// Checks the operation once, at submission and before any backend sees it: its
+    /// arguments are in range (offsets, `iovec` counts, flags) and, for a cancel, it names
+    /// an operation of the driver `driver`. An error completes the operation at once, with
+    /// the same result on every backend; the backend halves rely on it.
     #[doc(hidden)]
     #[inline]
-    fn check_driver(&self, _driver: misc::DriverId) -> io::Result<()> {
+    fn validate(&self, _driver: misc::DriverId) -> io::Result<()> {
         Ok(())
     }
 
@@ -71,6 +72,17 @@ pub(crate) fn checked_offset(offset: Option<u64>) -> io::Result<u64> {
             format!("lio: offset {off} exceeds the largest file offset (i64::MAX)"),
         )),
     }
+}
+
+/// The kernel's offset for a validated user offset (see [`checked_offset`]): the offset, or
+/// `u64::MAX` ("the file position") for none.
+#[inline]
+pub(crate) fn kernel_offset(offset: Option<u64>) -> u64 {
+    debug_assert!(
+        checked_offset(offset).is_ok(),
+        "lio: an offset escaped validation"
+    );
+    offset.unwrap_or(u64::MAX)
 }
 
 /// The `iovec` count as the kernel takes it, at most `IOV_MAX` (1024).

@@ -162,6 +162,11 @@ impl RecvMulti {
 
 impl Op for RecvMulti {
     type Output = ();
+
+    fn validate(&self, _driver: super::DriverId) -> io::Result<()> {
+        self.checked_flags().map(drop)
+    }
+
     fn complete(self, _result: io::Result<u32>) {}
 }
 

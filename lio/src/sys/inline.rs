@@ -11,7 +11,7 @@
 
 use super::PrepareContext;
 use crate::buf::IoBuf;
-use crate::op::{self, checked_offset};
+use crate::op;
 use crate::resource::FileKind;
 use crate::Resource;
 use std::io::{self, IoSlice};
@@ -27,9 +27,6 @@ impl<B: IoBuf> InlineWrite for op::Write<B> {
         if !wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) {
             return None;
         }
-        if let Err(e) = checked_offset(self.offset) {
-            return Some(Err(e));
-        }
         let bytes = bytes(&self.buf, op::MAX_RW);
         Some(write(&self.fd, &[IoSlice::new(bytes)], self.offset))
     }
@@ -44,9 +41,6 @@ impl<B: IoBuf> InlineWrite for op::Writev<B> {
             .fold(0usize, usize::saturating_add);
         if !wants_inline(&self.fd, total, ctx.inline_write_max) {
             return None;
-        }
-        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
-            return Some(Err(e));
         }
         let slices: Vec<IoSlice<'_>> = self
             .bufs

@@ -5,7 +5,7 @@
 
 use super::{Job, JobArgs};
 use crate::buf::{IoBuf, IoBufMut};
-use crate::op::{self, checked_offset};
+use crate::op::{self, kernel_offset};
 use std::io;
 
 /// Describes an operation as a job for the blocking pool.
@@ -30,19 +30,20 @@ pub(super) fn job(run: unsafe fn(&JobArgs) -> io::Result<u32>, args: JobArgs) ->
 }
 
 /// The offset for `p*` calls, or `None` for the file position.
-fn offset_arg(offset: Option<u64>) -> io::Result<Option<u64>> {
-    checked_offset(offset).map(|off| (off != u64::MAX).then_some(off))
+fn offset_arg(offset: Option<u64>) -> Option<u64> {
+    let offset = kernel_offset(offset);
+    (offset != u64::MAX).then_some(offset)
 }
 
-fn with_offset(args: JobArgs, offset: Option<u64>) -> io::Result<JobArgs> {
-    Ok(match offset_arg(offset)? {
+fn with_offset(args: JobArgs, offset: Option<u64>) -> JobArgs {
+    match offset_arg(offset) {
         Some(offset) => JobArgs {
             offset,
             flags: 1,
             ..args
         },
         None => args,
-    })
+    }
 }
 
 /// # Safety
@@ -111,7 +112,7 @@ impl<B: IoBufMut> BlockingOp for op::Read<B> {
             len: self.len() as usize,
             ..JobArgs::default()
         };
-        job(run_read, with_offset(args, self.offset)?)
+        job(run_read, with_offset(args, self.offset))
     }
 }
 
@@ -123,13 +124,14 @@ impl<B: IoBuf> BlockingOp for op::Write<B> {
             len: self.len() as usize,
             ..JobArgs::default()
         };
-        job(run_write, with_offset(args, self.offset)?)
+        job(run_write, with_offset(args, self.offset))
     }
 }
 
 impl<B: IoBufMut> BlockingOp for op::Readv<B> {
     fn job(&mut self) -> io::Result<Job> {
-        let count = op::iovec_count(self.bufs.len())?;
+        // Validated at submission: at most IOV_MAX.
+        let count = self.bufs.len() as u32;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter_mut()
@@ -141,13 +143,14 @@ impl<B: IoBufMut> BlockingOp for op::Readv<B> {
             len: count as usize,
             ..JobArgs::default()
         };
-        job(run_readv, with_offset(args, self.offset)?)
+        job(run_readv, with_offset(args, self.offset))
     }
 }
 
 impl<B: IoBuf> BlockingOp for op::Writev<B> {
     fn job(&mut self) -> io::Result<Job> {
-        let count = op::iovec_count(self.bufs.len())?;
+        // Validated at submission: at most IOV_MAX.
+        let count = self.bufs.len() as u32;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter()
@@ -159,7 +162,7 @@ impl<B: IoBuf> BlockingOp for op::Writev<B> {
             len: count as usize,
             ..JobArgs::default()
         };
-        job(run_writev, with_offset(args, self.offset)?)
+        job(run_writev, with_offset(args, self.offset))
     }
 }
 

@@ -97,9 +97,6 @@ impl TryNow for op::RecvMulti {
 
 impl ReadinessOp for op::RecvMulti {
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        match self.checked_flags() {
-            Ok(_) => on_socket::<Self>(&self.fd),
-            Err(e) => Plan::Done(Err(e)),
-        }
+        on_socket::<Self>(&self.fd)
     }
 }

@@ -4,7 +4,7 @@ use super::super::blocking::BlockingOp;
 use super::super::inline::InlineWrite;
 use super::super::PrepareContext;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::op::{self, checked_offset};
+use crate::op;
 use crate::pal;
 use crate::resource::FileKind;
 use crate::table::Key;
@@ -203,9 +203,6 @@ impl<B: IoBufMut> ReadinessOp for op::Read<B> {
     }
 
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        if let Err(e) = checked_offset(self.offset) {
-            return Plan::Done(Err(e));
-        }
         match (self.fd.kind(), self.offset) {
             (FileKind::Stream | FileKind::Datagram, _) => {
                 poll_len::<Self>(&self.fd, Interest::Read, self.len() as usize)
@@ -238,9 +235,6 @@ impl<B: IoBuf> ReadinessOp for op::Write<B> {
         if let Some(result) = self.try_inline(ctx) {
             return Plan::Done(result);
         }
-        if let Err(e) = checked_offset(self.offset) {
-            return Plan::Done(Err(e));
-        }
         match self.fd.kind() {
             FileKind::Stream | FileKind::Datagram => {
                 poll_len::<Self>(&self.fd, Interest::Write, self.len() as usize)
@@ -262,9 +256,6 @@ impl<B: IoBufMut> ReadinessOp for op::Readv<B> {
     }
 
     fn plan(&mut self, _ctx: &PrepareContext) -> Plan {
-        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
-            return Plan::Done(Err(e));
-        }
         let kind = self.fd.kind();
         if kind == FileKind::Other {
             return blocking(self);
@@ -301,9 +292,6 @@ impl<B: IoBuf> ReadinessOp for op::Writev<B> {
     fn plan(&mut self, ctx: &PrepareContext) -> Plan {
         if let Some(result) = self.try_inline(ctx) {
             return Plan::Done(result);
-        }
-        if let Err(e) = checked_offset(self.offset).and(op::iovec_count(self.bufs.len())) {
-            return Plan::Done(Err(e));
         }
         match self.fd.kind() {
             FileKind::Stream | FileKind::Datagram => {

@@ -68,7 +68,7 @@ impl UringOp for op::RecvMulti {
             .group()
             .ok_or_else(|| io::Error::other("lio: this buffer pool has no io_uring buffer ring"))?;
         Ok(opcode::RecvMulti::new(Fd(self.fd.raw()), group)
-            .flags(self.checked_flags()?)
+            .flags(self.flags)
             .build())
     }
 }

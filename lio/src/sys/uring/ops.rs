@@ -2,7 +2,7 @@
 
 use super::lanes::Lane;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::op::{self, checked_offset};
+use crate::op::{self, kernel_offset};
 use crate::resource::FileKind;
 use crate::sys::inline::InlineWrite;
 use crate::sys::readiness::Interest;
@@ -66,7 +66,7 @@ fn fd(res: &crate::Resource) -> types::Fd {
 
 impl<B: IoBufMut> UringOp for op::Read<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let offset = checked_offset(self.offset)?;
+        let offset = kernel_offset(self.offset);
         let len = self.len();
         Ok(opcode::Read::new(fd(&self.fd), self.buf.buf_mut_ptr(), len)
             .offset(offset)
@@ -91,7 +91,7 @@ impl<B: IoBufMut> UringOp for op::Read<B> {
 
 impl<B: IoBuf> UringOp for op::Write<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let offset = checked_offset(self.offset)?;
+        let offset = kernel_offset(self.offset);
         Ok(
             opcode::Write::new(fd(&self.fd), self.buf.buf_ptr(), self.len())
                 .offset(offset)
@@ -110,8 +110,9 @@ impl<B: IoBuf> UringOp for op::Write<B> {
 
 impl<B: IoBufMut> UringOp for op::Readv<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let offset = checked_offset(self.offset)?;
-        let count = op::iovec_count(self.bufs.len())?;
+        let offset = kernel_offset(self.offset);
+        // Validated at submission: at most IOV_MAX.
+        let count = self.bufs.len() as u32;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter_mut()
@@ -131,8 +132,9 @@ impl<B: IoBufMut> UringOp for op::Readv<B> {
 
 impl<B: IoBuf> UringOp for op::Writev<B> {
     fn prepare(&mut self) -> io::Result<Entry> {
-        let offset = checked_offset(self.offset)?;
-        let count = op::iovec_count(self.bufs.len())?;
+        let offset = kernel_offset(self.offset);
+        // Validated at submission: at most IOV_MAX.
+        let count = self.bufs.len() as u32;
         self.iovecs = op::iovecs(
             self.bufs
                 .iter()
