@@ -59,13 +59,12 @@
 
 pub mod sockopt;
 
-mod addr;
 mod socket;
 mod tcp;
 mod udp;
 mod unix;
 
-pub use addr::SockAddr;
+pub use crate::pal::SockAddr;
 pub use socket::{bind, listen, local_addr, peer_addr, ListenOptions};
 pub(crate) use socket::{connect_datagram, socket, socket_pair};
 pub use tcp::{TcpListener, TcpStream};

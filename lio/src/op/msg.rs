@@ -7,7 +7,7 @@ use super::net::{checked, FromSockAddr};
 use super::{iovec_count, iovecs, Op, MAX_RW};
 use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::SockAddr;
+use crate::pal::SockAddr;
 use crate::Resource;
 use std::io;
 use std::marker::PhantomData;

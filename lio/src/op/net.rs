@@ -10,7 +10,7 @@
 use super::{Op, MAX_RW};
 use crate::buf::filled::{mark_filled, transferred};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::net::SockAddr;
+use crate::pal::SockAddr;
 use crate::Resource;
 use std::io;
 use std::marker::PhantomData;
