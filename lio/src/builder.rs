@@ -1,5 +1,6 @@
 //! [`Builder`]: driver settings.
 
+use crate::sys::Config;
 use crate::{Backend, Lio};
 use std::io;
 
@@ -13,15 +14,6 @@ use std::io;
 #[derive(Clone, Debug)]
 pub struct Builder {
     pub(crate) config: Config,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) entries: u32,
-    pub(crate) capacity: usize,
-    pub(crate) inline_write_max: usize,
-    pub(crate) backend: Option<Backend>,
-    pub(crate) pool_threads: usize,
 }
 
 impl Default for Builder {
@@ -93,5 +85,24 @@ impl Builder {
     /// start, or if `LIO_BACKEND` names an unknown backend.
     pub fn build(self) -> io::Result<Lio> {
         Lio::with_config(self.config)
+    }
+}
+
+impl Lio {
+    /// Creates a driver with default settings (see [`Builder`]): io_uring, or epoll when
+    /// the kernel refuses io_uring (see [`fallback_reason`](Lio::fallback_reason)), unless
+    /// `LIO_BACKEND` forces one.
+    ///
+    /// # Errors
+    ///
+    /// Fails if `LIO_BACKEND` names an unknown backend, if a forced backend cannot start,
+    /// or if neither backend can (e.g. out of file descriptors).
+    pub fn new() -> io::Result<Lio> {
+        Builder::new().build()
+    }
+
+    /// Starts configuring a driver.
+    pub fn builder() -> Builder {
+        Builder::new()
     }
 }

@@ -1,10 +1,8 @@
 //! [`Lio`]: the per-thread driver.
 
 use crate::block_on::OwnTask;
-use crate::builder::{Builder, Config};
-use crate::io::Io;
-use crate::op::{Cancel, CancelToken, DriverId, Op};
-use crate::sys::{Engine, Notifier, Platform, Table, WaitMode};
+use crate::op::{CancelToken, DriverId, Op};
+use crate::sys::{Backend, Config, Engine, Notifier, Platform, Table, WaitMode};
 use crate::table::{table_full, Action, Key, Waiter};
 use std::cell::{OnceCell, RefCell, RefMut};
 use std::fmt;
@@ -20,63 +18,6 @@ pub(crate) enum Start<T: Op> {
     Running(Key),
     /// Already finished: the output, and the waiter that was not needed.
     Done(T::Output, Waiter),
-}
-
-/// The OS mechanism a driver runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backend {
-    /// Linux io_uring.
-    IoUring,
-    /// Linux epoll, with file operations on lio's blocking pool: the fallback when io_uring
-    /// is unavailable (seccomp, `kernel.io_uring_disabled`, old kernels).
-    Epoll,
-}
-
-impl Backend {
-    /// The backend named by `LIO_BACKEND` (`io_uring`/`uring` or `epoll`), if set; an empty
-    /// value counts as unset.
-    ///
-    /// # Errors
-    ///
-    /// An unknown name (or one that is not UTF-8) is an `InvalidInput` error.
-    pub fn from_env() -> io::Result<Option<Backend>> {
-        let Some(name) = std::env::var_os("LIO_BACKEND") else {
-            return Ok(None);
-        };
-        let name = name.to_str().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "lio: LIO_BACKEND is not UTF-8")
-        })?;
-        if name.trim().is_empty() {
-            return Ok(None);
-        }
-        name.parse().map(Some)
-    }
-}
-
-impl std::str::FromStr for Backend {
-    type Err = io::Error;
-
-    /// Parses `io_uring` (also `iouring`, `uring`) or `epoll`, case-insensitively.
-    fn from_str(name: &str) -> io::Result<Backend> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "io_uring" | "iouring" | "io-uring" | "uring" => Ok(Backend::IoUring),
-            "epoll" => Ok(Backend::Epoll),
-            other => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("lio: unknown backend {other:?} (expected io_uring or epoll)"),
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::IoUring => "io_uring",
-            Backend::Epoll => "epoll",
-        })
-    }
 }
 
 /// The driver: owns the OS queue and the table of in-flight operations.
@@ -123,23 +64,6 @@ thread_local! {
 }
 
 impl Lio {
-    /// Creates a driver with default settings (see [`Builder`]): io_uring, or epoll when
-    /// the kernel refuses io_uring (see [`fallback_reason`](Lio::fallback_reason)), unless
-    /// `LIO_BACKEND` forces one.
-    ///
-    /// # Errors
-    ///
-    /// Fails if `LIO_BACKEND` names an unknown backend, if a forced backend cannot start,
-    /// or if neither backend can (e.g. out of file descriptors).
-    pub fn new() -> io::Result<Lio> {
-        Builder::new().build()
-    }
-
-    /// Starts configuring a driver.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     pub(crate) fn with_config(config: Config) -> io::Result<Lio> {
         let (engine, fallback_reason) = Platform::new(&config)?;
         let table = Table::new(config.capacity);
@@ -181,17 +105,6 @@ impl Lio {
     /// Makes this driver the thread's default (see [`thread_default`](Lio::thread_default)).
     pub fn set_thread_default(&self) {
         THREAD_DEFAULT.with(|slot| *slot.borrow_mut() = Some(self.clone()));
-    }
-
-    /// Binds an operation to this driver. Nothing is submitted until the returned [`Io`] is
-    /// consumed (awaited, waited on, or given a callback or channel).
-    pub fn submit<T: Op>(&self, op: T) -> Io<T> {
-        Io::new(self.clone(), op)
-    }
-
-    /// Cancels the operation named by `token` (see [`Cancel`]).
-    pub fn cancel(&self, token: CancelToken) -> Io<Cancel> {
-        self.submit(Cancel::new(token))
     }
 
     /// The OS mechanism this driver uses.

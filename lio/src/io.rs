@@ -1,7 +1,7 @@
 //! [`Io`]: one operation bound to a driver, and the four ways to consume it.
 
 use crate::driver::{Lio, Start};
-use crate::op::{CancelToken, Op};
+use crate::op::{Cancel, CancelToken, Op};
 use crate::table::{ErasedCallback, Key, Waiter};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -226,5 +226,18 @@ impl<T: Op> Drop for IoFuture<T> {
         if let State::Submitted(key) = self.state {
             self.driver.detach::<T>(key);
         }
+    }
+}
+
+impl Lio {
+    /// Binds an operation to this driver. Nothing is submitted until the returned [`Io`] is
+    /// consumed (awaited, waited on, or given a callback or channel).
+    pub fn submit<T: Op>(&self, op: T) -> Io<T> {
+        Io::new(self.clone(), op)
+    }
+
+    /// Cancels the operation named by `token` (see [`Cancel`]).
+    pub fn cancel(&self, token: CancelToken) -> Io<Cancel> {
+        self.submit(Cancel::new(token))
     }
 }

@@ -78,10 +78,11 @@ mod table;
 pub use block_on::block_on;
 pub use buf::BufResult;
 pub use builder::Builder;
-pub use driver::{Backend, Lio, LioWaker};
+pub use driver::{Lio, LioWaker};
 pub use io::{Io, IoFuture};
 pub use multishot::{Multishot, NextFuture};
 pub use resource::Resource;
+pub use sys::Backend;
 
 /// The README's examples, compiled and run as doc tests so that they cannot drift from the
 /// library.

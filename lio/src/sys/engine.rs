@@ -8,9 +8,8 @@
 //! folder (io_uring: "prepare an SQE"; readiness: "try now or say what to wait for"), never a
 //! `match` over all operations.
 
-use super::{BufRing, Inserted, Notifier, SysOp, Table, WaitMode};
+use super::{Backend, BufRing, Inserted, Notifier, SysOp, Table, WaitMode};
 use crate::table::Key;
-use crate::Backend;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;

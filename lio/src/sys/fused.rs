@@ -3,9 +3,9 @@
 //! kernel), or either one when `Builder::backend` or `LIO_BACKEND` asks for it.
 
 use super::{readiness, uring, BufRing, Engine, Inserted, Notifier, SysOp, Table, WaitMode};
-use crate::builder::Config;
+use crate::sys::Backend;
+use crate::sys::Config;
 use crate::table::Key;
-use crate::Backend;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;

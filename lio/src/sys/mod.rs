@@ -6,7 +6,9 @@
 //! What each engine must provide: the [`Engine`] methods, and a backend half of every
 //! operation (the traits [`SysOp`] bundles).
 
+mod backend;
 mod engine;
+pub use backend::Backend;
 pub(crate) use engine::Engine;
 
 // Shared by the engines of every target that builds one.
@@ -53,6 +55,16 @@ pub trait SysOp: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp 
 
 #[cfg(linux)]
 impl<T: uring::UringOp + readiness::ReadinessOp + blocking::BlockingOp> SysOp for T {}
+
+/// A driver's settings, as `Builder` sets them and the engines read them.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) entries: u32,
+    pub(crate) capacity: usize,
+    pub(crate) inline_write_max: usize,
+    pub(crate) backend: Option<Backend>,
+    pub(crate) pool_threads: usize,
+}
 
 /// What an operation's backend half sees when it is prepared: the driver's settings.
 pub struct PrepareContext {

@@ -20,10 +20,10 @@ use super::key_queue::{KeyQueue, Keyed};
 use super::notify::Notifier;
 use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
-use crate::builder::Config;
 use crate::op::multishot::flags;
 use crate::pal::canceled;
 use crate::resource::{FileKind, WeakResource};
+use crate::sys::Config;
 use crate::sys::{Inserted, Locations, Table};
 use crate::table::{timed_out, Key};
 use crate::Resource;
@@ -321,8 +321,8 @@ impl Readiness {
 }
 
 impl super::Engine for Readiness {
-    fn backend(&self) -> crate::Backend {
-        crate::Backend::Epoll
+    fn backend(&self) -> crate::sys::Backend {
+        crate::sys::Backend::Epoll
     }
 
     /// Runs an inserted operation now, or parks it (on its descriptor, on the pool, or on a

@@ -12,8 +12,8 @@ use super::blocking::Pool;
 use super::notify::Notifier;
 use super::timers::{TimerKind, Timers};
 use super::{Location, PrepareContext, SysOp, WaitMode};
-use crate::builder::Config;
 use crate::pal;
+use crate::sys::Config;
 use crate::sys::{Inserted, Locations, Table};
 use crate::table::timed_out;
 use crate::table::Key;
@@ -486,8 +486,8 @@ impl Uring {
 }
 
 impl super::Engine for Uring {
-    fn backend(&self) -> crate::Backend {
-        crate::Backend::IoUring
+    fn backend(&self) -> crate::sys::Backend {
+        crate::sys::Backend::IoUring
     }
 
     fn register_buf_ring(&mut self, count: u16) -> io::Result<Option<BufRing>> {
