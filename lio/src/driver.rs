@@ -23,7 +23,7 @@ pub(crate) enum Start<T: Op> {
 /// The driver: owns the OS queue and the table of in-flight operations.
 ///
 /// One per thread; it is `!Send`. Cloning a `Lio` gives another handle to the same driver,
-/// which lives until the last handle and the last [`Io`] bound to it are gone. Dropping it
+/// which lives until the last handle and the last [`Io`](crate::Io) bound to it are gone. Dropping it
 /// with operations in flight cancels them and waits for the OS to release their buffers;
 /// their callbacks are dropped without running.
 ///
@@ -126,7 +126,7 @@ impl Lio {
     /// Operations submitted whose result has not been handed over yet: those the OS still
     /// holds, and those that completed (with the OS or at once) whose callback, waker or
     /// stream the next [`run`](Lio::run) still has to call. An operation stops counting when
-    /// its callback has run, its future has been woken, or its [`wait`](Io::wait) returned.
+    /// its callback has run, its future has been woken, or its [`wait`](crate::Io::wait) returned.
     ///
     /// To drive callback-style operations to the end, call
     /// [`run_until_idle`](Lio::run_until_idle) (or loop on `run` while this is non-zero):
