@@ -18,13 +18,22 @@ use std::io::{self, IoSlice};
 
 /// Operations that may be done inline as a buffered write, whatever the backend.
 pub(crate) trait InlineWrite {
-    /// Does the write now and returns its result, if it qualifies.
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>>;
+    /// Does the write now and returns its result, if it qualifies and `may_overtake()`
+    /// allows it (asked only then: no earlier operation on the file position is pending).
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>>;
 }
 
 impl<B: IoBuf> InlineWrite for op::Write<B> {
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        if !wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) {
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
+        if !wants_inline(&self.fd, self.buf.buf_len(), ctx.inline_write_max) || !may_overtake() {
             return None;
         }
         let bytes = bytes(&self.buf, op::MAX_RW);
@@ -33,13 +42,17 @@ impl<B: IoBuf> InlineWrite for op::Write<B> {
 }
 
 impl<B: IoBuf> InlineWrite for op::Writev<B> {
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
         let total = self
             .bufs
             .iter()
             .map(IoBuf::buf_len)
             .fold(0usize, usize::saturating_add);
-        if !wants_inline(&self.fd, total, ctx.inline_write_max) {
+        if !wants_inline(&self.fd, total, ctx.inline_write_max) || !may_overtake() {
             return None;
         }
         let slices: Vec<IoSlice<'_>> = self

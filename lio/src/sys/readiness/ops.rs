@@ -232,7 +232,8 @@ impl<B: IoBuf> ReadinessOp for op::Write<B> {
     }
 
     fn plan(&mut self, ctx: &PrepareContext) -> Plan {
-        if let Some(result) = self.try_inline(ctx) {
+        // Ordering on the file position was settled before the plan (`Pool::orders`).
+        if let Some(result) = self.try_inline(ctx, &|| true) {
             return Plan::Done(result);
         }
         match self.fd.kind() {
@@ -290,7 +291,8 @@ impl<B: IoBuf> ReadinessOp for op::Writev<B> {
     }
 
     fn plan(&mut self, ctx: &PrepareContext) -> Plan {
-        if let Some(result) = self.try_inline(ctx) {
+        // Ordering on the file position was settled before the plan (`Pool::orders`).
+        if let Some(result) = self.try_inline(ctx, &|| true) {
             return Plan::Done(result);
         }
         match self.fd.kind() {

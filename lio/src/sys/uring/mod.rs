@@ -512,10 +512,10 @@ impl super::Engine for Uring {
         // nothing else references it, until its completion is taken.
         let op = unsafe { &mut *inserted.op };
         let lane = op.lane();
-        if !lane.is_some_and(|lane| self.lanes.is_busy(lane)) {
-            if let Some(result) = op.try_inline(&self.ctx) {
-                return Some(result);
-            }
+        let lanes = &self.lanes;
+        let may_overtake = || !lane.is_some_and(|lane| lanes.is_busy(lane));
+        if let Some(result) = op.try_inline(&self.ctx, &may_overtake) {
+            return Some(result);
         }
         let entry = match op.prepare() {
             Ok(entry) => entry,

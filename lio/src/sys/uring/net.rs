@@ -85,7 +85,11 @@ impl<B: IoBuf> UringOp for op::Send<B> {
         Ok(opcode::Send::new(fd, ptr, len).flags(flags).build())
     }
 
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        _may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
         self.zero_copy &= ctx.send_zc;
         None
     }

@@ -20,8 +20,15 @@ pub trait UringOp {
     /// Builds the SQE (without `user_data`, which the backend sets).
     fn prepare(&mut self) -> io::Result<Entry>;
 
-    /// Completes the operation on the spot, if a faster path than the ring exists.
-    fn try_inline(&mut self, _ctx: &PrepareContext) -> Option<io::Result<u32>> {
+    /// Completes the operation on the spot, if a faster path than the ring exists and
+    /// `may_overtake()` says no earlier operation of its lane is pending (ask it only when
+    /// about to complete inline: it costs a lookup). Also where an operation adapts to the
+    /// kernel before `prepare`.
+    fn try_inline(
+        &mut self,
+        _ctx: &PrepareContext,
+        _may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
         None
     }
 
@@ -75,8 +82,12 @@ impl<B: IoBufMut> UringOp for op::Read<B> {
 
     /// A zero-length read is made as a plain `read(2)`: io_uring skips the file entirely
     /// for it, which would hide errors such as `EISDIR` that `read(2)` reports.
-    fn try_inline(&mut self, _ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        if self.len() != 0 {
+    fn try_inline(
+        &mut self,
+        _ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
+        if self.len() != 0 || !may_overtake() {
             return None;
         }
         let mut empty = [0u8; 0];
@@ -103,8 +114,12 @@ impl<B: IoBuf> UringOp for op::Write<B> {
         rw_lane(&self.fd, self.offset, Interest::Write)
     }
 
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        InlineWrite::try_inline(self, ctx)
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
+        InlineWrite::try_inline(self, ctx, may_overtake)
     }
 }
 
@@ -151,8 +166,12 @@ impl<B: IoBuf> UringOp for op::Writev<B> {
         rw_lane(&self.fd, self.offset, Interest::Write)
     }
 
-    fn try_inline(&mut self, ctx: &PrepareContext) -> Option<io::Result<u32>> {
-        InlineWrite::try_inline(self, ctx)
+    fn try_inline(
+        &mut self,
+        ctx: &PrepareContext,
+        may_overtake: &dyn Fn() -> bool,
+    ) -> Option<io::Result<u32>> {
+        InlineWrite::try_inline(self, ctx, may_overtake)
     }
 }
 
