@@ -5,7 +5,7 @@
 //! fills buffers therefore goes through [`mark_filled`], which clamps the count to what was
 //! handed to the kernel before it touches the buffer's length.
 
-use super::IoBufMut;
+use super::{IoBuf, IoBufMut};
 
 /// Marks the first `min(reported, offered)` bytes of `buf` initialised and returns that
 /// length. `offered` is how many bytes, from the start of the buffer, the kernel was
@@ -52,6 +52,21 @@ pub(crate) unsafe fn mark_filled_vectored<B: IoBufMut>(
         stored += filled;
     }
     stored
+}
+
+/// [`transferred`] for a vectored write or send of `bufs`: the kernel got one `iovec` per
+/// buffer of its initialised bytes, until `budget` bytes in all.
+#[inline]
+pub(crate) fn transferred_vectored<B: IoBuf>(
+    bufs: &[B],
+    reported: u32,
+    mut budget: usize,
+) -> usize {
+    let offered = bufs
+        .iter()
+        .map(|b| take_up_to(&mut budget, b.buf_len()))
+        .sum();
+    transferred(reported, offered)
 }
 
 /// A count the OS reported for a transfer of `offered` bytes, never more than that (a send

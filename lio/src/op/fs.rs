@@ -1,7 +1,9 @@
 //! File data operations: read, write, vectored forms, sync, allocation, truncation.
 
 use super::{checked_offset, iovec_count, DriverId, Op, MAX_RW};
-use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
+use crate::buf::filled::{
+    mark_filled, mark_filled_vectored, take_up_to, transferred, transferred_vectored,
+};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::resource::FileKind;
 use crate::Resource;
@@ -199,13 +201,8 @@ impl<B: IoBuf> Op for Writev<B> {
     }
 
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        let mut left = MAX_RW;
-        let offered = self
-            .bufs
-            .iter()
-            .map(|b| take_up_to(&mut left, b.buf_len()))
-            .sum();
-        (result.map(|n| transferred(n, offered)), self.bufs)
+        let transferred = |n| transferred_vectored(&self.bufs, n, MAX_RW);
+        (result.map(transferred), self.bufs)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::net::{checked, FromSockAddr};
 use super::{iovec_count, iovecs, Op, MAX_RW};
-use crate::buf::filled::{mark_filled, mark_filled_vectored, take_up_to, transferred};
+use crate::buf::filled::{mark_filled, mark_filled_vectored, transferred, transferred_vectored};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::pal::SockAddr;
 use crate::Resource;
@@ -319,13 +319,8 @@ impl<B: IoBuf> SendMsg<B> {
 impl<B: IoBuf> Op for SendMsg<B> {
     type Output = BufResult<usize, Vec<B>>;
     fn complete(self, result: io::Result<u32>) -> Self::Output {
-        let mut left = MAX_RW;
-        let offered = self
-            .bufs
-            .iter()
-            .map(|b| take_up_to(&mut left, b.buf_len()))
-            .sum();
-        (result.map(|n| transferred(n, offered)), self.bufs)
+        let transferred = |n| transferred_vectored(&self.bufs, n, MAX_RW);
+        (result.map(transferred), self.bufs)
     }
 }
 
